@@ -1,0 +1,34 @@
+// udrm/base/context.h — execution context: process vs atomic (interrupt) context.
+//
+// Interrupt handlers and timer callbacks run in atomic context: they must not sleep. A
+// blocking primitive called there WARNs ("sleeping function called from invalid context"),
+// as the kernel's might_sleep() does. Process context (work items, client calls, probe) may sleep.
+//
+// Context: any; never sleeps.
+#pragma once
+
+namespace udrm {
+
+namespace detail {
+extern thread_local int tls_atomic_depth;
+void might_sleep_warn(const char* what);
+}  // namespace detail
+
+/// True inside an interrupt handler, timer callback or other atomic section.
+inline bool in_atomic() noexcept { return detail::tls_atomic_depth > 0; }
+
+/// WARN if the caller may not sleep here. Called by every blocking primitive.
+inline void might_sleep(const char* what) {
+  if (__builtin_expect(detail::tls_atomic_depth > 0, 0)) detail::might_sleep_warn(what);
+}
+
+/// Marks an atomic (non-sleeping) section, e.g. an interrupt handler. Nestable.
+class AtomicSection {
+ public:
+  AtomicSection() noexcept { ++detail::tls_atomic_depth; }
+  ~AtomicSection() { --detail::tls_atomic_depth; }
+  AtomicSection(const AtomicSection&) = delete;
+  AtomicSection& operator=(const AtomicSection&) = delete;
+};
+
+}  // namespace udrm

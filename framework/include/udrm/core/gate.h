@@ -1,0 +1,134 @@
+// udrm/core/gate.h — drm_dev_enter / drm_dev_exit / drm_dev_unplug as a per-object gate.
+//
+// A Gate protects everything that may vanish at unplug (hardware behind devm, callbacks into a
+// driver that is going away). Readers enter, use, exit; unplug() closes the gate for good and
+// returns only when every reader that could have seen it open has exited. Sections may sleep
+// and nest; they must be bounded because unplug waits for them.
+//
+//   if (auto g = gate.enter()) { ...touch hardware... }   // else: unplugged, skip (ENODEV)
+//
+// One gate per device, not one global domain: a slow reader of one device never delays the
+// unplug of another.
+//
+// How (the drm_drv.c protocol): a reader announces itself in its own thread's counter, then
+// tests the flag; unplug sets the flag, then waits until the counters drain. The store->load
+// order on the reader side is made a full barrier by the writer: unplug() issues
+// membarrier(PRIVATE_EXPEDITED), so the reader needs only a compiler barrier (1-2 ns per pair,
+// no locked instruction, no shared cache line). Where membarrier is unavailable, readers
+// fall back to a full fence. Counters are per thread (cache-line padded), so the cost stays flat
+// with more threads.
+//
+// Lifetime: a Gate must outlive its readers. EnterGuard cannot be copied or moved and must be
+// destroyed on the thread that created it (a section never migrates between threads).
+// Context: enter/exit: any context, never sleep, callable after unplug (they fail). unplug():
+// process context, sleeps; calling it from inside a section of the same gate deadlocks (WARNs).
+#pragma once
+#include <atomic>
+#include <cstdint>
+
+#include "udrm/base/log.h"
+#include "udrm/base/waitqueue.h"
+
+namespace udrm {
+
+class Gate;
+
+namespace detail {
+/// Dense per-thread index (1-based) used to pick a reader slot; 0 until first use.
+extern thread_local uint32_t tls_gate_tid __attribute__((tls_model("initial-exec")));
+/// Readers must issue a full fence (no membarrier here), or points/sanitizer checks are on.
+extern bool g_gate_slow;
+uint32_t gate_assign_tid();
+}  // namespace detail
+
+/// The read-side guard. Converts to true when the section was entered.
+class [[nodiscard]] EnterGuard {
+ public:
+  EnterGuard() noexcept = default;
+  EnterGuard(const EnterGuard&) = delete;
+  EnterGuard& operator=(const EnterGuard&) = delete;
+  inline ~EnterGuard();
+  explicit operator bool() const noexcept { return slot_ != nullptr; }
+  /// The gate this guard holds open (nullptr if entering failed).
+  Gate* gate() const noexcept { return gate_; }
+
+ private:
+  friend class Gate;
+  EnterGuard(Gate* g, std::atomic<long>* s) noexcept : gate_(g), slot_(s) {}
+  Gate* gate_ = nullptr;
+  std::atomic<long>* slot_ = nullptr;
+};
+
+class Gate {
+ public:
+  explicit Gate(const char* name = "gate");
+  ~Gate();
+  Gate(const Gate&) = delete;
+  Gate& operator=(const Gate&) = delete;
+
+  /// drm_dev_enter: open a read section, or return an empty guard if unplugged.
+  EnterGuard enter() noexcept {
+    std::atomic<long>* s = slot();
+    if (__builtin_expect(s == nullptr || detail::g_gate_slow, 0)) return enter_slow(s);
+    s->store(s->load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);  // unplug() supplies the hardware barrier
+    if (__builtin_expect(unplugged_.load(std::memory_order_relaxed), 0)) {
+      exit(s);
+      return EnterGuard();
+    }
+    return EnterGuard(this, s);
+  }
+
+  /// drm_dev_unplug's first half: close the gate, wait for every reader. Idempotent; every
+  /// caller returns only after the readers have drained.
+  void unplug();
+  /// Close the gate without waiting (caller guarantees there are no readers).
+  void unplug_nosync() noexcept { unplugged_.store(true, std::memory_order_seq_cst); }
+
+  /// drm_dev_is_unplugged.
+  bool is_unplugged() const noexcept { return unplugged_.load(std::memory_order_acquire); }
+  /// Readers inside right now (racy snapshot; exact once unplugged).
+  long readers() const noexcept;
+  const char* name() const noexcept { return wq_.name(); }
+
+ private:
+  friend class EnterGuard;
+  static constexpr uint32_t kSlotsPerChunk = 16;
+  static constexpr uint32_t kChunks = 8;  // threads beyond 128 share one atomic counter
+  struct alignas(64) Slot {
+    std::atomic<long> count{0};
+  };
+
+  std::atomic<long>* slot() noexcept {
+    uint32_t tid = detail::tls_gate_tid - 1;  // 0 (unassigned) wraps to UINT32_MAX
+    if (__builtin_expect(tid >= kSlotsPerChunk * kChunks, 0)) return nullptr;
+    Slot* c = chunks_[tid / kSlotsPerChunk].load(std::memory_order_acquire);
+    if (__builtin_expect(c == nullptr, 0)) return nullptr;
+    return &c[tid % kSlotsPerChunk].count;
+  }
+  void exit(std::atomic<long>* s) noexcept {
+    if (__builtin_expect(s == &overflow_.count, 0)) {
+      s->fetch_sub(1, std::memory_order_seq_cst);
+    } else {
+      s->store(s->load(std::memory_order_relaxed) - 1, std::memory_order_release);
+      if (__builtin_expect(detail::g_gate_slow, 0)) std::atomic_thread_fence(std::memory_order_seq_cst);
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+    }
+    if (__builtin_expect(unplugged_.load(std::memory_order_relaxed), 0)) exit_slow();
+  }
+  EnterGuard enter_slow(std::atomic<long>* s) noexcept;
+  void exit_slow() noexcept;
+  void wait_readers();
+
+  std::atomic<bool> unplugged_{false};
+  std::atomic<Slot*> chunks_[kChunks] = {};
+  Slot overflow_;
+  std::atomic<int> waiters_{0};
+  WaitQueue wq_;
+};
+
+inline EnterGuard::~EnterGuard() {
+  if (slot_) gate_->exit(slot_);
+}
+
+}  // namespace udrm

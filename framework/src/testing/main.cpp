@@ -1,0 +1,12 @@
+// main() for udrm test binaries: GoogleTest plus the WARN listener.
+#include <gtest/gtest.h>
+
+namespace udrm::testing {
+void install_warn_listener();
+}
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  udrm::testing::install_warn_listener();
+  return RUN_ALL_TESTS();
+}
