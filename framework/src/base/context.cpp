@@ -11,6 +11,7 @@ namespace udrm {
 namespace detail {
 
 thread_local int tls_atomic_depth = 0;
+thread_local void* tls_task_local[kTaskLocalSlots] = {};
 thread_local SimHooks* tls_sim = nullptr;
 std::atomic<bool> g_sim_active{false};
 

@@ -224,6 +224,9 @@ void SimExecutor::resume(SimTask* t) {
   current_ = t;
   t->state_ = SimTask::State::running;
   detail::tls_atomic_depth = t->saved_atomic_depth_;
+  void* outside[detail::kTaskLocalSlots];
+  std::copy(detail::tls_task_local, detail::tls_task_local + detail::kTaskLocalSlots, outside);
+  std::copy(t->saved_task_local_, t->saved_task_local_ + detail::kTaskLocalSlots, detail::tls_task_local);
   annotate_start_switch(&sched_fake_stack_, f->stack_bottom(), f->stack_size());
 #if defined(UDRM_TSAN)
   __tsan_switch_to_fiber(f->tsan, 0);
@@ -232,6 +235,7 @@ void SimExecutor::resume(SimTask* t) {
   annotate_finish_switch(sched_fake_stack_, nullptr, nullptr);
   current_ = nullptr;
   detail::tls_atomic_depth = 0;
+  std::copy(outside, outside + detail::kTaskLocalSlots, detail::tls_task_local);
 }
 
 void SimExecutor::switch_to_scheduler() {
@@ -239,6 +243,7 @@ void SimExecutor::switch_to_scheduler() {
   SimTask::Fiber* f = t ? t->fiber_ : nullptr;
   if (t) {
     t->saved_atomic_depth_ = detail::tls_atomic_depth;
+    std::copy(detail::tls_task_local, detail::tls_task_local + detail::kTaskLocalSlots, t->saved_task_local_);
     if (t->state_ == SimTask::State::done) t->fiber_ = nullptr;
   }
   if (!f) f = idle_fibers_.back();  // a finished task's fiber parks itself

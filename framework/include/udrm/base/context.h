@@ -11,6 +11,10 @@ namespace udrm {
 
 namespace detail {
 extern thread_local int tls_atomic_depth;
+/// Per-task state that a simulated executor saves and restores on every task switch (slot 0:
+/// the current module, see udrm/core/module.h). Real threads simply own theirs.
+inline constexpr int kTaskLocalSlots = 4;
+extern thread_local void* tls_task_local[kTaskLocalSlots];
 void might_sleep_warn(const char* what);
 }  // namespace detail
 

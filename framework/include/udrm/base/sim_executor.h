@@ -57,6 +57,7 @@ class SimTask {
   bool timed_out_ = false;
   bool unwinding_ = false;
   int saved_atomic_depth_ = 0;
+  void* saved_task_local_[4] = {};
   Task fn_;
   detail::SimWaiter* waiter_ = nullptr;
   TimerId wake_timer_ = 0;

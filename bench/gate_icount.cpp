@@ -1,0 +1,39 @@
+// gate_icount — runs N udrm::Gate enter/exit pairs (N = argv[1]); nothing else scales with N.
+// `gate_icount N proto` runs the bench/proto_gate.h prototype instead (for comparison only).
+//
+// tools/perf/gate_icount.sh runs it under callgrind with N and 2N and reports
+// (Ir(2N) - Ir(N)) / N: the exact instruction count of one inlined guard pair plus the loop
+// overhead (increment, compare, branch). Deliberately not named bench_*.cpp (not a benchmark).
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "proto_gate.h"
+#include "udrm/core/gate.h"
+
+template <class GateT>
+long run_pairs(long n) {
+  GateT gate("icount");
+  long entered = 0;
+  for (long i = 0; i < n; ++i) {
+    if (auto g = gate.enter()) {
+      ++entered;
+      asm volatile("" ::: "memory");  // keep every pair; the body costs no instruction
+    }
+  }
+  gate.unplug();
+  return entered;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2 || argc > 3 || (argc == 3 && std::strcmp(argv[2], "proto") != 0)) {
+    std::fprintf(stderr, "usage: %s N [proto]\n", argv[0]);
+    return 2;
+  }
+  const long n = std::strtol(argv[1], nullptr, 10);
+  std::thread([] {}).join();  // same process state as the benchmark (multi-threaded)
+  const long entered = argc == 3 ? run_pairs<udrm_proto::Gate>(n) : run_pairs<udrm::Gate>(n);
+  std::printf("%ld pairs entered\n", entered);
+  return entered == n ? 0 : 1;
+}

@@ -1,0 +1,57 @@
+// udrm/core/world.h — one simulated machine: executor, buses, component and module registries.
+//
+// Everything with global state in the kernel (the bus lists, the component registry, the
+// module list, DRM minor tables) lives in a World, so tests and the explorer can build and
+// destroy whole machines cheaply and run many side by side.
+//
+// Lifetime: outlives every device, driver and module registered with it. Destroying a World
+// unregisters what is still registered (WARNing about leaks).
+// Context: construction/destruction from process context.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <typeinfo>
+
+#include "udrm/base/executor.h"
+#include "udrm/base/mutex.h"
+
+namespace udrm {
+
+class Bus;
+class ComponentRegistry;
+class ModuleRegistry;
+
+class World {
+ public:
+  explicit World(Executor& ex);
+  ~World();
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+
+  Executor& executor() noexcept { return ex_; }
+  /// The bus named `name`, created on first use ("platform" is the usual one).
+  Bus& bus(const std::string& name = "platform");
+  ComponentRegistry& components();
+  ModuleRegistry& modules();
+
+  /// Per-world extension slots for later layers (e.g. DRM minor tables), keyed by type name.
+  template <class T>
+  T& ext() {
+    std::lock_guard<Mutex> l(ext_mu_);
+    auto& p = ext_[typeid(T).name()];
+    if (!p) p = std::shared_ptr<void>(new T(*this), [](void* q) { delete static_cast<T*>(q); });
+    return *static_cast<T*>(p.get());
+  }
+
+ private:
+  Executor& ex_;
+  Mutex mu_{"world"};
+  std::map<std::string, std::unique_ptr<Bus>> buses_;
+  std::unique_ptr<ComponentRegistry> components_;
+  std::unique_ptr<ModuleRegistry> modules_;
+  Mutex ext_mu_{"world.ext"};
+  std::map<std::string, std::shared_ptr<void>> ext_;
+};
+
+}  // namespace udrm

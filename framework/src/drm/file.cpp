@@ -1,0 +1,40 @@
+// DRM file handles (udrm/drm/file.h).
+#include "udrm/drm/file.h"
+
+#include "udrm/base/log.h"
+#include "udrm/core/module.h"
+
+namespace udrm {
+
+int DrmFile::open(DrmDevice& dev, Ref<DrmFile>* out) {
+  UDRM_POINT("drm.open");
+  if (dev.is_unplugged() || !dev.is_registered()) return -ENODEV;
+  if (!try_module_get(dev.owner())) return -ENODEV;
+  auto f = adopt_ref(new DrmFile());
+  f->dev_ = &dev;
+  f->module_ = dev.owner();
+  // Raced with unplug: the reference we took keeps the object, but the file must not open.
+  if (dev.is_unplugged()) {
+    f->close();
+    return -ENODEV;
+  }
+  *out = std::move(f);
+  return 0;
+}
+
+int DrmFile::close() {
+  UDRM_POINT("drm.close");
+  if (!dev_) return -EBADF;
+  Ref<DrmDevice> dev = std::move(dev_);
+  Module* m = module_;
+  module_ = nullptr;
+  dev.reset();  // may be the final put
+  module_put(m);
+  return 0;
+}
+
+DrmFile::~DrmFile() {
+  if (dev_) close();
+}
+
+}  // namespace udrm
