@@ -1,0 +1,180 @@
+// Work items and workqueues (udrm/base/workqueue.h).
+#include "udrm/base/workqueue.h"
+
+#include <mutex>
+
+#include "udrm/base/log.h"
+#include "udrm/base/point.h"
+
+namespace udrm {
+
+Work::~Work() {
+  if (pending_ || running_) warn(LogCat::core, "work '%s' destroyed while %s", name_, pending_ ? "pending" : "running");
+}
+
+bool Work::pending() const noexcept {
+  if (!wq_) return false;
+  std::lock_guard<SpinLock> l(wq_->lock_);
+  return pending_;
+}
+
+bool Work::running() const noexcept {
+  if (!wq_) return false;
+  std::lock_guard<SpinLock> l(wq_->lock_);
+  return running_;
+}
+
+WorkQueue::WorkQueue(Executor& ex, const char* name, bool ordered)
+    : ex_(ex), name_(name), ordered_(ordered), wq_(name) {}
+
+WorkQueue::~WorkQueue() {
+  {
+    std::lock_guard<SpinLock> l(lock_);
+    dying_ = true;
+  }
+  wq_.wait_event([this] {
+    std::lock_guard<SpinLock> l(lock_);
+    return outstanding_.empty() && !draining_ && posted_ == 0;
+  });
+}
+
+bool WorkQueue::queue(Work& w) {
+  UDRM_POINT("work.queue");
+  bool post = false;
+  {
+    std::lock_guard<SpinLock> l(lock_);
+    if (dying_) {
+      warn(LogCat::core, "queue_work '%s' on workqueue '%s' being destroyed", w.name(), name_);
+      return false;
+    }
+    if (w.pending_) return false;
+    if (w.wq_ && w.wq_ != this) {
+      warn(LogCat::core, "work '%s' is busy on workqueue '%s'", w.name(), w.wq_->name_);
+      return false;
+    }
+    w.wq_ = this;
+    w.pending_ = true;
+    w.seq_ = ++seq_;
+    outstanding_.insert(w.seq_);
+    if (ordered_) {
+      queue_.push_back(w);
+      if (!draining_) draining_ = post = true;
+    } else if (!w.running_ && !w.posted_) {
+      post = w.posted_ = true;  // a running item re-runs itself when it finishes
+      ++posted_;
+    }
+  }
+  if (post) {
+    if (ordered_) {
+      ex_.post([this] { drain_ordered(); }, name_);
+    } else {
+      ex_.post([this, &w] { run_one(&w); }, w.name());
+    }
+  }
+  return true;
+}
+
+void WorkQueue::run_one(Work* w) {
+  {
+    std::lock_guard<SpinLock> l(lock_);
+    w->posted_ = false;
+    --posted_;
+  }
+  for (;;) {
+    uint64_t seq;
+    {
+      std::lock_guard<SpinLock> l(lock_);
+      if (!w->pending_) {  // cancelled meanwhile
+        if (!w->running_) w->wq_ = nullptr;
+        break;
+      }
+      w->pending_ = false;
+      w->running_ = true;
+      seq = w->seq_;
+    }
+    UDRM_POINT("work.run");
+    w->fn_();
+    bool again;
+    {
+      std::lock_guard<SpinLock> l(lock_);
+      w->running_ = false;
+      outstanding_.erase(outstanding_.find(seq));
+      again = w->pending_;
+      if (!again) w->wq_ = nullptr;
+    }
+    wq_.wake_up_all();
+    if (!again) return;
+  }
+  wq_.wake_up_all();
+}
+
+void WorkQueue::drain_ordered() {
+  for (;;) {
+    Work* w;
+    uint64_t seq;
+    {
+      std::lock_guard<SpinLock> l(lock_);
+      if (queue_.empty()) {
+        draining_ = false;
+        break;
+      }
+      w = &queue_.front();
+      queue_.pop_front();
+      w->pending_ = false;
+      w->running_ = true;
+      seq = w->seq_;
+    }
+    UDRM_POINT("work.run");
+    w->fn_();
+    {
+      std::lock_guard<SpinLock> l(lock_);
+      w->running_ = false;
+      outstanding_.erase(outstanding_.find(seq));
+      if (!w->pending_) w->wq_ = nullptr;
+    }
+    wq_.wake_up_all();
+  }
+  wq_.wake_up_all();
+}
+
+bool WorkQueue::flush_work(Work& w) {
+  bool waited = false;
+  wq_.wait_event([&] {
+    std::lock_guard<SpinLock> l(lock_);
+    bool busy = w.wq_ == this && (w.pending_ || w.running_ || w.posted_);
+    waited |= busy;
+    return !busy;
+  });
+  return waited;
+}
+
+bool WorkQueue::cancel_sync(Work& w) {
+  bool was_pending = false;
+  {
+    std::lock_guard<SpinLock> l(lock_);
+    if (w.wq_ == this && w.pending_) {
+      was_pending = true;
+      w.pending_ = false;
+      outstanding_.erase(outstanding_.find(w.seq_));
+      if (ordered_ && w.is_linked()) queue_.erase(queue_.iterator_to(w));
+      if (!w.running_ && !w.posted_) w.wq_ = nullptr;
+    }
+  }
+  wq_.wake_up_all();
+  flush_work(w);
+  return was_pending;
+}
+
+void WorkQueue::flush() {
+  uint64_t target;
+  {
+    std::lock_guard<SpinLock> l(lock_);
+    target = seq_;
+  }
+  wq_.wait_event([&] {
+    std::lock_guard<SpinLock> l(lock_);
+    return outstanding_.empty() || *outstanding_.begin() > target;
+  });
+}
+
+}  // namespace udrm
