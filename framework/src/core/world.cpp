@@ -1,6 +1,11 @@
 // World: the per-machine registries (udrm/core/world.h).
 #include "udrm/core/world.h"
 
+#include <cstdarg>
+#include <cstdio>
+
+#include "udrm/base/log.h"
+
 #include "udrm/core/component.h"
 #include "udrm/core/device.h"
 #include "udrm/core/module.h"
@@ -24,6 +29,31 @@ Bus& World::bus(const std::string& name) {
   auto& b = buses_[name];
   if (!b) b = std::make_unique<Bus>(*this, name);
   return *b;
+}
+
+std::vector<Violation> World::violations() const {
+  std::lock_guard<SpinLock> l(violations_lock_);
+  return violations_;
+}
+
+void World::clear_violations() {
+  std::lock_guard<SpinLock> l(violations_lock_);
+  violations_.clear();
+}
+
+void World::add_violation(Violation v) {
+  std::lock_guard<SpinLock> l(violations_lock_);
+  violations_.push_back(std::move(v));
+}
+
+void report_violation(World& w, const char* kind, const char* fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  warn(LogCat::core, "LIFETIME VIOLATION (%s): %s", kind, buf);
+  w.add_violation(Violation{kind, buf});
 }
 
 ComponentRegistry& World::components() { return *components_; }

@@ -15,6 +15,8 @@
 
 #include "udrm/base/executor.h"
 #include "udrm/base/mutex.h"
+#include "udrm/base/spinlock.h"
+#include "udrm/core/violation.h"
 
 namespace udrm {
 
@@ -35,6 +37,11 @@ class World {
   ComponentRegistry& components();
   ModuleRegistry& modules();
 
+  /// Lifetime violations caught so far (see udrm/core/violation.h).
+  std::vector<Violation> violations() const;
+  void clear_violations();
+  void add_violation(Violation v);
+
   /// Per-world extension slots for later layers (e.g. DRM minor tables), keyed by type name.
   template <class T>
   T& ext() {
@@ -50,6 +57,8 @@ class World {
   std::map<std::string, std::unique_ptr<Bus>> buses_;
   std::unique_ptr<ComponentRegistry> components_;
   std::unique_ptr<ModuleRegistry> modules_;
+  mutable SpinLock violations_lock_;
+  std::vector<Violation> violations_;
   Mutex ext_mu_{"world.ext"};
   std::map<std::string, std::shared_ptr<void>> ext_;
 };
