@@ -34,7 +34,9 @@ PKGS_NORMAL=(build-essential cmake pkg-config libboost1.81-dev libgtest-dev libg
              libbenchmark-dev libdrm-dev liburcu-dev valgrind)
 # gcc's ASan/UBSan/LSan runtimes (libasan8, libubsan1, liblsan0) come with build-essential.
 PKGS_ASAN=("${PKGS_NORMAL[@]}")
-PKGS_TSAN=("${PKGS_NORMAL[@]}" clang-19 libclang-rt-19-dev)
+# llvm-19 for /usr/bin/llvm-symbolizer-19, which Debian's clang-19 TSan runtime runs to symbolize
+# reports; without it they are bare addresses ("invalid path to external symbolizer").
+PKGS_TSAN=("${PKGS_NORMAL[@]}" clang-19 libclang-rt-19-dev llvm-19)
 
 log() { printf '==> %s\n' "$*"; }
 die() { printf 'dev.sh: error: %s\n' "$*" >&2; exit 1; }

@@ -40,17 +40,16 @@ void AsioExecutor::post(Task t, const char* /*name*/) {
 
 TimerId AsioExecutor::post_at(TimePoint when, Task t, const char* /*name*/) {
   auto timer = std::make_shared<boost::asio::steady_timer>(impl_->pool, when);
-  TimerId id;
-  {
-    std::lock_guard<std::mutex> l(impl_->mu);
-    id = impl_->next++;
-    if (impl_->stopped) return id;
-    impl_->timers.emplace(id, timer);
-  }
+  // Register the wait under the lock: cancel()/shutdown() must never find a timer whose wait
+  // is not armed yet (its cancel would be a no-op and the timer would run to expiry).
+  std::lock_guard<std::mutex> l(impl_->mu);
+  TimerId id = impl_->next++;
+  if (impl_->stopped) return id;
+  impl_->timers.emplace(id, timer);
   timer->async_wait([this, id, timer, t = std::move(t)](const boost::system::error_code& ec) mutable {
     bool run;
     {
-      std::lock_guard<std::mutex> l(impl_->mu);
+      std::lock_guard<std::mutex> lk(impl_->mu);
       run = impl_->timers.erase(id) == 1 && !ec;
     }
     if (run) {
@@ -62,15 +61,11 @@ TimerId AsioExecutor::post_at(TimePoint when, Task t, const char* /*name*/) {
 }
 
 bool AsioExecutor::cancel(TimerId id) {
-  std::shared_ptr<boost::asio::steady_timer> timer;
-  {
-    std::lock_guard<std::mutex> l(impl_->mu);
-    auto it = impl_->timers.find(id);
-    if (it == impl_->timers.end()) return false;
-    timer = it->second;
-    impl_->timers.erase(it);
-  }
-  timer->cancel();
+  std::lock_guard<std::mutex> l(impl_->mu);
+  auto it = impl_->timers.find(id);
+  if (it == impl_->timers.end()) return false;
+  it->second->cancel();
+  impl_->timers.erase(it);
   return true;
 }
 

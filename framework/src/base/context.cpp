@@ -10,10 +10,10 @@
 namespace udrm {
 namespace detail {
 
-thread_local int tls_atomic_depth = 0;
-thread_local void* tls_task_local[kTaskLocalSlots] = {};
-thread_local SimHooks* tls_sim = nullptr;
-std::atomic<bool> g_sim_active{false};
+constinit thread_local int tls_atomic_depth = 0;
+constinit thread_local void* tls_task_local[kTaskLocalSlots] = {};
+constinit thread_local SimHooks* tls_sim = nullptr;
+std::atomic<unsigned> g_slow{0};
 
 void might_sleep_warn(const char* what) {
   warn(LogCat::core, "sleeping function called from invalid context (atomic) waiting on '%s'", what);

@@ -100,7 +100,7 @@ SimExecutor::SimExecutor() : SimExecutor(Options{}) {}
 SimExecutor::SimExecutor(Options opts) : opts_(opts) {
   if (opts_.stack_size == 0) opts_.stack_size = kDefaultStack;
   sched_ctx_ = new ucontext_t{};
-  if (g_sims.fetch_add(1) == 0) detail::g_sim_active.store(true, std::memory_order_relaxed);
+  if (g_sims.fetch_add(1) == 0) detail::g_slow.fetch_or(detail::kSlowSim);
 }
 
 SimExecutor::~SimExecutor() {
@@ -113,6 +113,8 @@ SimExecutor::~SimExecutor() {
       mprotect(f->mem, page_size(), PROT_READ | PROT_WRITE);
       std::free(f->mem);
     } else {
+      // Readable again, so LeakSanitizer can scan what the abandoned task still references.
+      mprotect(f->mem, page_size(), PROT_READ | PROT_WRITE);
       std::lock_guard<std::mutex> l(g_graveyard_mu);
       g_graveyard->push_back(f->mem);
     }
@@ -120,7 +122,7 @@ SimExecutor::~SimExecutor() {
   }
   timers_.clear();
   delete static_cast<ucontext_t*>(sched_ctx_);
-  if (g_sims.fetch_sub(1) == 1) detail::g_sim_active.store(false, std::memory_order_relaxed);
+  if (g_sims.fetch_sub(1) == 1) detail::g_slow.fetch_and(~detail::kSlowSim);
 }
 
 SimExecutor* SimExecutor::running() noexcept { return tls_running; }

@@ -74,67 +74,73 @@ bool WorkQueue::queue(Work& w) {
   return true;
 }
 
+// Every final state change happens inside wq_.wake_up_all(update): a flusher or the
+// destructor may free the Work or the queue the moment it sees that state.
 void WorkQueue::run_one(Work* w) {
-  {
+  bool run;
+  uint64_t seq = 0;
+  wq_.wake_up_all([&] {
     std::lock_guard<SpinLock> l(lock_);
     w->posted_ = false;
     --posted_;
-  }
-  for (;;) {
-    uint64_t seq;
-    {
-      std::lock_guard<SpinLock> l(lock_);
-      if (!w->pending_) {  // cancelled meanwhile
-        if (!w->running_) w->wq_ = nullptr;
-        break;
-      }
+    run = w->pending_;
+    if (run) {
       w->pending_ = false;
       w->running_ = true;
       seq = w->seq_;
+    } else if (!w->running_) {
+      w->wq_ = nullptr;  // cancelled before it started
     }
+  });
+  while (run) {
     UDRM_POINT("work.run");
     w->fn_();
-    bool again;
-    {
+    wq_.wake_up_all([&] {
       std::lock_guard<SpinLock> l(lock_);
       w->running_ = false;
       outstanding_.erase(outstanding_.find(seq));
-      again = w->pending_;
-      if (!again) w->wq_ = nullptr;
-    }
-    wq_.wake_up_all();
-    if (!again) return;
+      run = w->pending_;  // queued again while it ran: run it again, here
+      if (run) {
+        w->pending_ = false;
+        w->running_ = true;
+        seq = w->seq_;
+      } else {
+        w->wq_ = nullptr;
+      }
+    });
   }
-  wq_.wake_up_all();
 }
 
 void WorkQueue::drain_ordered() {
-  for (;;) {
-    Work* w;
-    uint64_t seq;
-    {
-      std::lock_guard<SpinLock> l(lock_);
-      if (queue_.empty()) {
-        draining_ = false;
-        break;
-      }
-      w = &queue_.front();
-      queue_.pop_front();
-      w->pending_ = false;
-      w->running_ = true;
-      seq = w->seq_;
+  Work* w = nullptr;
+  uint64_t seq = 0;
+  auto next = [&] {
+    std::lock_guard<SpinLock> l(lock_);
+    if (queue_.empty()) {
+      draining_ = false;
+      w = nullptr;
+      return;
     }
+    w = &queue_.front();
+    queue_.pop_front();
+    w->pending_ = false;
+    w->running_ = true;
+    seq = w->seq_;
+  };
+  wq_.wake_up_all(next);
+  while (w) {
     UDRM_POINT("work.run");
     w->fn_();
-    {
-      std::lock_guard<SpinLock> l(lock_);
-      w->running_ = false;
-      outstanding_.erase(outstanding_.find(seq));
-      if (!w->pending_) w->wq_ = nullptr;
-    }
-    wq_.wake_up_all();
+    wq_.wake_up_all([&] {
+      {
+        std::lock_guard<SpinLock> l(lock_);
+        w->running_ = false;
+        outstanding_.erase(outstanding_.find(seq));
+        if (!w->pending_) w->wq_ = nullptr;
+      }
+      next();
+    });
   }
-  wq_.wake_up_all();
 }
 
 bool WorkQueue::flush_work(Work& w) {

@@ -5,7 +5,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <mutex>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "udrm/base/point.h"
@@ -14,8 +17,7 @@
 namespace udrm {
 namespace detail {
 
-thread_local uint32_t tls_gate_tid __attribute__((tls_model("initial-exec"))) = 0;
-bool g_gate_slow = false;
+constinit thread_local uint32_t tls_gate_tid __attribute__((tls_model("initial-exec"))) = 0;
 
 namespace {
 
@@ -47,7 +49,7 @@ void init_barrier_mode() {
     g_have_membarrier = cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
                         syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
 #endif
-    g_gate_slow = !g_have_membarrier;
+    if (!g_have_membarrier) g_slow.fetch_or(kSlowFence);
   });
 }
 
@@ -55,10 +57,13 @@ void init_barrier_mode() {
 // the flag store is visible, and every later reader load sees the flag.
 void heavy_barrier() {
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (g_have_membarrier && tls_sim == nullptr)
-    syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+  if (g_have_membarrier && tls_sim == nullptr) syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
   std::atomic_thread_fence(std::memory_order_seq_cst);
 }
+
+// Simulated worlds only: which task holds which gate's sections (one OS thread, many tasks
+// sharing its counter), so unplug can tell a task's own sections from the others'.
+thread_local std::vector<std::pair<const void*, const Gate*>> tls_sim_sections;
 
 }  // namespace
 
@@ -114,13 +119,24 @@ EnterGuard Gate::enter_slow(std::atomic<long>* s) noexcept {
     exit(s);
     return EnterGuard();
   }
+  if (detail::tls_sim) detail::tls_sim_sections.emplace_back(detail::current_execution_id(), this);
   return EnterGuard(this, s);
 }
 
-void Gate::exit_slow() noexcept {
-  // unplug() raised waiters_ before it stored the flag we just saw.
-  if (unplugged_.load(std::memory_order_acquire) && waiters_.load(std::memory_order_acquire) != 0)
-    wq_.wake_up_all();
+void Gate::exit_slow(std::atomic<long>* s) noexcept {
+  if (s == &overflow_.count) {
+    s->fetch_sub(1, std::memory_order_seq_cst);
+  } else {
+    s->store(s->load(std::memory_order_relaxed) - 1, std::memory_order_release);
+  }
+  if (detail::tls_sim) {
+    // One task at a time and no scheduling point in between: the unplugger cannot run (and
+    // destroy the gate) before this wake-up is done.
+    auto& v = detail::tls_sim_sections;
+    auto it = std::find(v.rbegin(), v.rend(), std::pair<const void*, const Gate*>(detail::current_execution_id(), this));
+    if (it != v.rend()) v.erase(std::next(it).base());
+    if (unplugged_.load(std::memory_order_relaxed)) wq_.wake_up_all();
+  }
 }
 
 long Gate::readers() const noexcept {
@@ -133,27 +149,51 @@ long Gate::readers() const noexcept {
   return n;
 }
 
-void Gate::unplug() {
-  UDRM_POINT("gate.unplug");
-  // Announce a possible sleeper before closing the gate: a reader that sees the flag then
-  // also sees waiters_ and wakes us (see exit_slow).
-  waiters_.fetch_add(1, std::memory_order_seq_cst);
-  unplugged_.store(true, std::memory_order_seq_cst);
-  detail::heavy_barrier();
-  wait_readers();
-  waiters_.fetch_sub(1, std::memory_order_seq_cst);
+long Gate::own_sections() const noexcept {
+  if (detail::tls_sim) {
+    const void* me = detail::current_execution_id();
+    return std::count(detail::tls_sim_sections.begin(), detail::tls_sim_sections.end(), std::pair<const void*, const Gate*>(me, this));
+  }
+  // A section never migrates between threads, so this thread's counter is its own sections.
+  uint32_t tid = detail::tls_gate_tid - 1;
+  if (tid >= kSlotsPerChunk * kChunks) return 0;  // overflow threads: not attributable
+  const Slot* c = chunks_[tid / kSlotsPerChunk].load(std::memory_order_acquire);
+  return c ? c[tid % kSlotsPerChunk].count.load(std::memory_order_relaxed) : 0;
 }
 
-void Gate::wait_readers() {
-  if (readers() == 0) return;
-  // Spin briefly (readers are short), then sleep until the last reader's exit wakes us.
-  if (detail::tls_sim == nullptr) {
-    for (int i = 0; i < 2000; ++i) {
-      if (readers() == 0) return;
-      __builtin_ia32_pause();
-    }
+void Gate::unplug() {
+  UDRM_POINT("gate.unplug");
+  unplugged_.store(true, std::memory_order_seq_cst);
+  detail::heavy_barrier();
+  long own = own_sections();
+  if (own > 0) {
+    warn(LogCat::core, "gate '%s': unplug called from inside %ld of its own enter section(s); "
+         "waiting only for the other readers (in the kernel this deadlocks)", name(), own);
   }
-  wq_.wait_event([this] { return readers() == 0; });
+  wait_readers(own);
+}
+
+void Gate::wait_readers(long own) {
+  if (readers() <= own) return;
+  if (detail::tls_sim) {
+    wq_.wait_event([&] { return readers() <= own; });
+    return;
+  }
+  // Readers never wake us (their exit must be their last touch of the gate): spin briefly,
+  // since sections are short, then yield, then sleep with a growing interval.
+  for (int i = 0; i < 4000; ++i) {
+    if (readers() <= own) return;
+    __builtin_ia32_pause();
+  }
+  for (int i = 0; i < 64; ++i) {
+    if (readers() <= own) return;
+    std::this_thread::yield();
+  }
+  Duration backoff = std::chrono::microseconds(5);
+  while (readers() > own) {
+    sleep_for(backoff);
+    backoff = std::min<Duration>(backoff * 2, std::chrono::milliseconds(1));
+  }
 }
 
 }  // namespace udrm

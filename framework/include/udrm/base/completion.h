@@ -18,15 +18,16 @@ class Completion {
  public:
   explicit Completion(const char* name = "completion") noexcept : wq_(name) {}
 
+  // The count changes under the wait queue's lock: a waiter may destroy the completion the
+  // moment it sees the count, so the completer must be done with it by then.
   void complete() {
-    unsigned d = done_.load(std::memory_order_relaxed);
-    while (d != kAll && !done_.compare_exchange_weak(d, d + 1, std::memory_order_release)) {
-    }
-    wq_.wake_up_all();
+    wq_.wake_up_all([this] {
+      unsigned d = done_.load(std::memory_order_relaxed);
+      if (d != kAll) done_.store(d + 1, std::memory_order_release);
+    });
   }
   void complete_all() {
-    done_.store(kAll, std::memory_order_release);
-    wq_.wake_up_all();
+    wq_.wake_up_all([this] { done_.store(kAll, std::memory_order_release); });
   }
   /// wait_for_completion.
   void wait() {

@@ -10,11 +10,12 @@
 namespace udrm {
 
 namespace detail {
-extern thread_local int tls_atomic_depth;
+// constinit: no TLS init-function check on access (g++ 12 mis-flags that check under UBSan).
+extern constinit thread_local int tls_atomic_depth;
 /// Per-task state that a simulated executor saves and restores on every task switch (slot 0:
 /// the current module, see udrm/core/module.h). Real threads simply own theirs.
 inline constexpr int kTaskLocalSlots = 4;
-extern thread_local void* tls_task_local[kTaskLocalSlots];
+extern constinit thread_local void* tls_task_local[kTaskLocalSlots];
 void might_sleep_warn(const char* what);
 }  // namespace detail
 

@@ -18,13 +18,16 @@ struct Point {
 };
 
 namespace detail {
-/// True while any simulated executor exists in this process.
-extern std::atomic<bool> g_sim_active;
+/// Global slow-path switches, one load on every fast path that cares:
+/// kSlowSim while any simulated executor exists in this process (points, gate bookkeeping),
+/// kSlowFence when gate readers must fence themselves (no membarrier, or ThreadSanitizer).
+inline constexpr unsigned kSlowSim = 1u, kSlowFence = 2u;
+extern std::atomic<unsigned> g_slow;
 void point_slow(const Point& p);
 }  // namespace detail
 
 inline void point(const Point& p) {
-  if (__builtin_expect(detail::g_sim_active.load(std::memory_order_relaxed), 0)) detail::point_slow(p);
+  if (__builtin_expect(detail::g_slow.load(std::memory_order_relaxed) & detail::kSlowSim, 0)) detail::point_slow(p);
 }
 
 }  // namespace udrm

@@ -55,7 +55,6 @@ class SimTask {
   const Point* last_point_ = nullptr;
   const char* waiting_on_ = nullptr;
   bool timed_out_ = false;
-  bool unwinding_ = false;
   int saved_atomic_depth_ = 0;
   void* saved_task_local_[4] = {};
   Task fn_;
@@ -166,7 +165,6 @@ class SimExecutor final : public Executor, private detail::SimHooks {
   TimerId next_timer_ = 1;
   uint64_t next_task_ = 1;
   uint64_t steps_ = 0;
-  uint64_t wake_epoch_ = 0;
   bool aborted_ = false;
   Result result_;
   void* sched_ctx_ = nullptr;   // the scheduler's own context (a ucontext_t)

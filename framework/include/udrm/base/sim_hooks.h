@@ -35,7 +35,7 @@ class SimHooks {
   ~SimHooks() = default;
 };
 
-extern thread_local SimHooks* tls_sim;
+extern constinit thread_local SimHooks* tls_sim;
 
 /// An identity for the caller: the simulated task, or the OS thread.
 const void* current_execution_id() noexcept;

@@ -51,13 +51,25 @@ class WaitQueue {
     return cv_.wait_for(l, timeout, pred);
   }
 
-  /// Wake every waiter so it re-checks its predicate. Call after changing the state.
+  /// Wake every waiter so it re-checks its predicate. Call after changing the state. Only if
+  /// the queue outlives this call: a waiter that sees the new state may return at once.
   void wake_up_all() {
+    wake_up_all([] {});
+  }
+
+  /// Change the state with update() and wake every waiter, both under the queue's lock, so a
+  /// waiter can only observe the new state once this call no longer touches the queue: use it
+  /// when the waiter may destroy the queue (or its owner) as soon as it returns — completions,
+  /// drain-and-destroy.
+  template <class F>
+  void wake_up_all(F&& update) {
     if (auto* s = detail::tls_sim) {
+      update();
       s->wake(sim_, true);
       return;
     }
-    { std::lock_guard<std::mutex> l(m_); }
+    std::lock_guard<std::mutex> l(m_);
+    update();
     cv_.notify_all();
   }
 

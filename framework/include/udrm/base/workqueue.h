@@ -73,7 +73,6 @@ class WorkQueue {
   friend class Work;
   void run_one(Work* w);
   void drain_ordered();
-  void finish(Work* w);
 
   Executor& ex_;
   const char* name_;

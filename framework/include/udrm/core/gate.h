@@ -14,19 +14,23 @@
 // tests the flag; unplug sets the flag, then waits until the counters drain. The store->load
 // order on the reader side is made a full barrier by the writer: unplug() issues
 // membarrier(PRIVATE_EXPEDITED), so the reader needs only a compiler barrier (1-2 ns per pair,
-// no locked instruction, no shared cache line). Where membarrier is unavailable, readers
-// fall back to a full fence. Counters are per thread (cache-line padded), so the cost stays flat
-// with more threads.
+// no locked instruction, no shared cache line). Where membarrier is unavailable (and under
+// ThreadSanitizer, which cannot see it), readers fence themselves instead. Counters are per
+// thread (cache-line padded), so the cost stays flat with more threads. A reader's exit is its
+// last touch of the gate (one release store): unplug polls with backoff instead of being woken,
+// so the gate may be destroyed as soon as unplug() returns, as SRCU allows.
 //
 // Lifetime: a Gate must outlive its readers. EnterGuard cannot be copied or moved and must be
 // destroyed on the thread that created it (a section never migrates between threads).
 // Context: enter/exit: any context, never sleep, callable after unplug (they fail). unplug():
-// process context, sleeps; calling it from inside a section of the same gate deadlocks (WARNs).
+// process context, sleeps. Calling it from inside a section of the same gate is a bug (in the
+// kernel, a deadlock): udrm WARNs and waits only for the other readers.
 #pragma once
 #include <atomic>
 #include <cstdint>
 
 #include "udrm/base/log.h"
+#include "udrm/base/point.h"
 #include "udrm/base/waitqueue.h"
 
 namespace udrm {
@@ -35,9 +39,7 @@ class Gate;
 
 namespace detail {
 /// Dense per-thread index (1-based) used to pick a reader slot; 0 until first use.
-extern thread_local uint32_t tls_gate_tid __attribute__((tls_model("initial-exec")));
-/// Readers must issue a full fence (no membarrier here), or points/sanitizer checks are on.
-extern bool g_gate_slow;
+extern constinit thread_local uint32_t tls_gate_tid __attribute__((tls_model("initial-exec")));
 uint32_t gate_assign_tid();
 }  // namespace detail
 
@@ -69,7 +71,7 @@ class Gate {
   /// drm_dev_enter: open a read section, or return an empty guard if unplugged.
   EnterGuard enter() noexcept {
     std::atomic<long>* s = slot();
-    if (__builtin_expect(s == nullptr || detail::g_gate_slow, 0)) return enter_slow(s);
+    if (__builtin_expect(s == nullptr || detail::g_slow.load(std::memory_order_relaxed) != 0, 0)) return enter_slow(s);
     s->store(s->load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     std::atomic_signal_fence(std::memory_order_seq_cst);  // unplug() supplies the hardware barrier
     if (__builtin_expect(unplugged_.load(std::memory_order_relaxed), 0)) {
@@ -106,25 +108,21 @@ class Gate {
     if (__builtin_expect(c == nullptr, 0)) return nullptr;
     return &c[tid % kSlotsPerChunk].count;
   }
+  // The last touch of the gate by this reader.
   void exit(std::atomic<long>* s) noexcept {
-    if (__builtin_expect(s == &overflow_.count, 0)) {
-      s->fetch_sub(1, std::memory_order_seq_cst);
-    } else {
-      s->store(s->load(std::memory_order_relaxed) - 1, std::memory_order_release);
-      if (__builtin_expect(detail::g_gate_slow, 0)) std::atomic_thread_fence(std::memory_order_seq_cst);
-      std::atomic_signal_fence(std::memory_order_seq_cst);
-    }
-    if (__builtin_expect(unplugged_.load(std::memory_order_relaxed), 0)) exit_slow();
+    if (__builtin_expect(detail::g_slow.load(std::memory_order_relaxed) != 0 || s == &overflow_.count, 0))
+      return exit_slow(s);
+    s->store(s->load(std::memory_order_relaxed) - 1, std::memory_order_release);
   }
   EnterGuard enter_slow(std::atomic<long>* s) noexcept;
-  void exit_slow() noexcept;
-  void wait_readers();
+  void exit_slow(std::atomic<long>* s) noexcept;
+  void wait_readers(long own);
+  long own_sections() const noexcept;
 
   std::atomic<bool> unplugged_{false};
   std::atomic<Slot*> chunks_[kChunks] = {};
   Slot overflow_;
-  std::atomic<int> waiters_{0};
-  WaitQueue wq_;
+  WaitQueue wq_;  // simulated executor only: unplug sleeps here, exits wake it
 };
 
 inline EnterGuard::~EnterGuard() {
