@@ -3,6 +3,10 @@
 
 #include <dlfcn.h>
 
+#include <cerrno>
+#include <string>
+#include <vector>
+
 #include "udrm/base/context.h"
 #include "udrm/base/log.h"
 #include "udrm/base/sim_hooks.h"
@@ -70,7 +74,13 @@ int ModuleRegistry::finish_load(std::unique_ptr<Module> m, const InitFn& init, M
   Module* raw = m.get();
   {
     std::lock_guard<Mutex> l(mu_);
-    if (modules_.count(raw->name())) return -EEXIST;
+    if (modules_.count(raw->name())) {
+      // Lost a race with a concurrent load of the same name: drop our dlopen reference.
+      void* h = raw->handle_;
+      m.reset();
+      if (h) dlclose(h);
+      return -EEXIST;
+    }
     modules_.emplace(raw->name(), std::move(m));
   }
   int ret = 0;
@@ -80,14 +90,27 @@ int ModuleRegistry::finish_load(std::unique_ptr<Module> m, const InitFn& init, M
   }
   if (ret) {
     log_err(LogCat::module, "module '%s': init failed (%d)", raw->name().c_str(), ret);
+    // do_init_module's failure path: going first, so nothing new pins it meanwhile.
+    raw->state_.store(Module::State::going, std::memory_order_seq_cst);
     std::unique_ptr<Module> dead;
     {
       std::lock_guard<Mutex> l(mu_);
+      if (raw->refs_.load(std::memory_order_seq_cst) != 0 || raw->code_refs_.load(std::memory_order_seq_cst) != 0) {
+        // A failed init left something behind that still runs its code: freeing it now would
+        // leave dangling pointers into unmapped code. Keep it (going); unload() retries.
+        raw->exited_ = true;
+        warn(LogCat::module, "module '%s': init failed (%d) but left %ld refs, %ld code pins; kept loaded",
+             raw->name().c_str(), ret, raw->refcount(), raw->code_pins());
+        return ret;
+      }
       auto it = modules_.find(raw->name());
       dead = std::move(it->second);
       modules_.erase(it);
     }
-    if (dead->handle_) dlclose(dead->handle_);
+    void* h = dead->handle_;
+    dead->exit_ = nullptr;
+    dead.reset();
+    if (h) dlclose(h);
     return ret;
   }
   raw->state_.store(Module::State::live, std::memory_order_release);
@@ -126,23 +149,48 @@ int ModuleRegistry::load(const std::string& path, Module** out) {
   return finish_load(std::move(m), init, out);
 }
 
-int ModuleRegistry::unload(std::string_view name) {
-  Module* m = find(name);
-  if (!m) return -ENOENT;
-  Module::State expect = Module::State::live;
-  if (!m->state_.compare_exchange_strong(expect, Module::State::going, std::memory_order_seq_cst)) return -EBUSY;
-  if (m->refs_.load(std::memory_order_seq_cst) != 0) {
-    m->state_.store(Module::State::live, std::memory_order_seq_cst);
-    log_info(LogCat::module, "rmmod %s: in use (%ld references)", m->name().c_str(), m->refcount());
-    return -EAGAIN;
+int ModuleRegistry::unload(std::string_view name_view) {
+  // Copy: the caller's view may point into the Module (m->name()) freed below.
+  const std::string name(name_view);
+  Module* m;
+  bool run_exit;
+  {
+    // Look up and claim under the registry lock, so a concurrent unload can neither free the
+    // module under us nor run exit a second time.
+    std::lock_guard<Mutex> l(mu_);
+    auto it = modules_.find(name);
+    if (it == modules_.end()) return -ENOENT;
+    m = it->second.get();
+    if (m->unloading_) return -EBUSY;
+    run_exit = !m->exited_;
+    if (run_exit) {
+      Module::State expect = Module::State::live;
+      if (!m->state_.compare_exchange_strong(expect, Module::State::going, std::memory_order_seq_cst)) return -EBUSY;
+      if (m->refs_.load(std::memory_order_seq_cst) != 0) {
+        m->state_.store(Module::State::live, std::memory_order_seq_cst);
+        log_info(LogCat::module, "rmmod %s: in use (%ld references)", m->name().c_str(), m->refcount());
+        return -EAGAIN;
+      }
+    }
+    m->unloading_ = true;
   }
-  if (m->exit_) {
-    ModuleScope scope(m);
-    m->exit_(world_, *m);
+  if (run_exit) {
+    if (m->exit_) {
+      ModuleScope scope(m);
+      m->exit_(world_, *m);
+    }
   }
-  if (m->refs_.load() != 0 || m->code_refs_.load() != 0) {
-    warn(LogCat::module, "module '%s' still referenced after exit (%ld refs, %ld devm); kept loaded",
-         m->name().c_str(), m->refcount(), m->code_pins());
+  if (m->refs_.load(std::memory_order_seq_cst) != 0 || m->code_refs_.load(std::memory_order_seq_cst) != 0) {
+    if (run_exit) {
+      warn(LogCat::module, "module '%s' still referenced after exit (%ld refs, %ld code pins); kept loaded",
+           m->name().c_str(), m->refcount(), m->code_pins());
+    } else {
+      log_info(LogCat::module, "rmmod %s: still referenced (%ld refs, %ld code pins)", m->name().c_str(),
+               m->refcount(), m->code_pins());
+    }
+    std::lock_guard<Mutex> l(mu_);
+    m->exited_ = true;
+    m->unloading_ = false;
     return -EBUSY;
   }
   std::unique_ptr<Module> dead;
@@ -156,7 +204,7 @@ int ModuleRegistry::unload(std::string_view name) {
   dead->exit_ = nullptr;  // may be a closure from the plugin: destroy before dlclose
   dead.reset();
   if (h) dlclose(h);
-  log_dbg(LogCat::module, "module '%.*s' unloaded", static_cast<int>(name.size()), name.data());
+  log_dbg(LogCat::module, "module '%s' unloaded", name.c_str());
   return 0;
 }
 

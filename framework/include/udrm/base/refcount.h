@@ -51,9 +51,10 @@ class Kref {
   template <class Release>
   bool put(Release&& release) {
     UDRM_POINT("kref.put");
-    unsigned old = refs_.fetch_sub(1, std::memory_order_release);
+    // acq_rel rather than release + acquire fence: the same instruction on x86, and a form
+    // ThreadSanitizer models (it ignores stand-alone fences).
+    unsigned old = refs_.fetch_sub(1, std::memory_order_acq_rel);
     if (__builtin_expect(old == 1, 0)) {
-      std::atomic_thread_fence(std::memory_order_acquire);
       release();
       return true;
     }

@@ -5,10 +5,12 @@
 //  - references (try_module_get/module_get): open files, mappings, users outside the module.
 //    Unloading (delete_module) refuses with -EAGAIN ("in use") and changes nothing;
 //  - code pins: every devm and drmm node whose release runs the module's code. The module's
-//    exit (unregistering its drivers, unbinding their devices) is expected to drop them. Otherwise the module goes "going" (new try_module_get
-// fails), its exit function runs (unregistering its drivers unbinds their devices, releasing
-// their devm resources), and only when nothing references it any more is it dlclose'd; if
-// exit leaves references behind the module stays loaded, WARNs and unload returns -EBUSY.
+//    exit (unregistering its drivers, unbinding their devices) is expected to drop them.
+// Unloading with no references: the module goes "going" (new try_module_get fails), its exit
+// function runs (unregistering its drivers unbinds their devices, releasing their devm
+// resources), and only when nothing references it any more is it dlclose'd; if exit leaves
+// references or code pins behind, the module stays loaded (going), WARNs and unload returns
+// -EBUSY; a later unload() completes it once they are gone (exit does not run twice).
 //
 // A plugin exports (extern "C"):
 //   int  udrm_module_init(udrm::World&, udrm::Module&);   // 0 or -errno
@@ -59,6 +61,9 @@ class Module {
   std::atomic<long> code_refs_{0};
   void* handle_ = nullptr;  // dlopen handle, nullptr for built-in modules
   std::function<void(World&, Module&)> exit_;
+  // Both guarded by ModuleRegistry::mu_.
+  bool exited_ = false;     // exit ran (or init failed): only the final free is left
+  bool unloading_ = false;  // an unload() of this module is in progress
 };
 
 /// try_module_get: pin unless the module is going away. nullptr (built-in) always succeeds.
@@ -95,12 +100,14 @@ class ModuleRegistry {
 
   /// insmod: dlopen `path`, run udrm_module_init. Module name = file name without "lib" and
   /// ".so". -EEXIST if loaded, -ENOENT if the file cannot be opened, -ENOEXEC without an init
-  /// symbol, else init's error (the module is then unloaded again).
+  /// symbol, else init's error (the module is then unloaded again — unless the failed init left
+  /// references or code pins behind: then it WARNs and stays, going, until an unload() succeeds).
   int load(const std::string& path, Module** out = nullptr);
   /// A module linked into the program (same lifecycle rules, no dlopen).
   int load_builtin(const std::string& name, InitFn init, ExitFn exit, Module** out = nullptr);
   /// rmmod: -ENOENT unknown, -EAGAIN pinned (nothing changed), -EBUSY still referenced after
-  /// exit (kept loaded), 0 unloaded.
+  /// exit (kept loaded, going; a later unload() frees it once the references are gone), or
+  /// still coming, or being unloaded concurrently; 0 unloaded.
   int unload(std::string_view name);
   Module* find(std::string_view name);
 

@@ -33,6 +33,9 @@
 namespace udrm {
 
 template <class T>
+class Devres;
+
+template <class T>
 class Revocable {
  public:
   /// Read-side guard: derefs to T while the gate is held; false if revoked.
@@ -47,6 +50,9 @@ class Revocable {
 
    private:
     friend class Revocable;
+    template <class>
+    friend class Devres;
+    Guard() noexcept : p_(nullptr) {}  // empty: what an empty Devres<T> hands out
     Guard(Gate& gate, T* p) noexcept : g_(gate.enter()), p_(p) {}
     EnterGuard g_;
     T* p_;
@@ -168,9 +174,22 @@ class Devres {
   int error() const noexcept { return err_; }
   explicit operator bool() const noexcept { return inner_ != nullptr; }
 
-  typename Revocable<T>::Guard try_access() noexcept { return inner_->rev.try_access(); }
+  /// An empty Devres (default-constructed, moved-from, reset, or failed create) behaves as
+  /// revoked: an empty guard / empty result.
+  typename Revocable<T>::Guard try_access() noexcept {
+    if (!inner_) return typename Revocable<T>::Guard();
+    return inner_->rev.try_access();
+  }
   template <class F>
   auto try_access_with(F&& f) {
+    using R = std::invoke_result_t<F, T&>;
+    if (!inner_) {
+      if constexpr (std::is_void_v<R>) {
+        return false;
+      } else {
+        return std::optional<R>();
+      }
+    }
     return inner_->rev.try_access_with(std::forward<F>(f));
   }
   /// access with a proof of binding: no runtime guard. nullptr and *err = -EINVAL if `bound`
