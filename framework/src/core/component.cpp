@@ -23,10 +23,24 @@ struct ComponentRegistry::Component {
 };
 
 struct ComponentRegistry::Aggregate {
+  Aggregate(Ref<Device> p, ComponentMasterOps* o, ComponentMatch* m) : parent(std::move(p)), ops(o), match(m) {
+    sentinel.name = "component_aggregate";
+    sentinel.payload = this;
+    sentinel.release = &ComponentRegistry::aggregate_devres_release;
+    sentinel.destroy = [](detail::DevresNode*) {};  // embedded: nothing to free
+  }
   Ref<Device> parent;
   ComponentMasterOps* ops;
   ComponentMatch* match;
   bool bound = false;
+  // The master driver's devres were released while the aggregate was still registered (no
+  // component_master_del in remove); already WARNed about.
+  bool orphaned = false;
+  // While bound: a devres node on the parent, newer than the aggregate's devres group. If the
+  // parent's devres are released while the aggregate is still bound (a master driver that
+  // forgot component_master_del), this node is released *before* the group's resources, so
+  // the master's unbind still runs with everything its bind allocated alive.
+  detail::DevresNode sentinel;
 };
 
 struct ComponentMatch {
@@ -61,14 +75,20 @@ bool component_match_is_err(const ComponentMatch* m) noexcept { return m == &g_m
 
 void ComponentMatch::release(Device& master, void* res) {
   auto* m = static_cast<ComponentMatch*>(res);
+  // (m->adev is cleared when the aggregate goes, also at world teardown: only then may the
+  // registry be gone.)
   if (m->adev) {
-    // The driver unbound without component_master_del(): take the aggregate down now rather
-    // than leave it pointing at freed memory.
-    warn(LogCat::component, "%s: component match released while its aggregate is still registered "
-         "(missing component_master_del in remove?)", master.name().c_str());
+    // The driver unbound without component_master_del(): unregister the aggregate now rather
+    // than leave it pointing at freed memory. (If it was bound, its devres sentinel already
+    // took it down, before the resources of its bind went away, and WARNed.)
     ComponentRegistry& reg = master.world().components();
     std::lock_guard<Mutex> l(reg.mutex());
-    component_master_del_locked(reg, m->adev);
+    if (m->adev) {
+      if (!m->adev->orphaned)
+        warn(LogCat::component, "%s: component match released while its aggregate is still registered "
+             "(missing component_master_del in remove?)", master.name().c_str());
+      component_master_del_locked(reg, m->adev);
+    }
   }
   for (auto& e : m->entries)
     if (e.release) e.release(master, e.data);
@@ -125,11 +145,20 @@ void component_release_nop(Device&, void*) {}
 
 // ---- registry internals --------------------------------------------------------------------------
 
+namespace {
+// Take an aggregate's sentinel off its parent's devres list. False if it is not there (not
+// bound, or the parent's devres are being released right now and hold it in their batch).
+bool unlink_sentinel(Device& parent, detail::DevresNode* s) {
+  return parent.devres().find_if([s](detail::DevresNode& n) { return &n == s; }, true) != nullptr;
+}
+}  // namespace
+
 ComponentRegistry::~ComponentRegistry() {
   std::lock_guard<Mutex> l(mu_);
   for (Aggregate* a : aggregates_) {
     warn(LogCat::component, "%s: aggregate still registered at world teardown", a->parent->name().c_str());
     if (a->match) a->match->adev = nullptr;
+    unlink_sentinel(*a->parent, &a->sentinel);  // it lives inside *a
     delete a;
   }
   for (Component* c : components_) {
@@ -194,22 +223,43 @@ int ComponentRegistry::try_bring_up(Aggregate* adev, Component* trigger) {
     return ret;
   }
   devres_close_group(parent, adev);
+  parent.devres().add(&adev->sentinel);
   adev->bound = true;
   log_dbg(LogCat::component, "%s: aggregate bound", parent.name().c_str());
   return 1;
 }
 
-void ComponentRegistry::take_down(Aggregate* adev) {
+void ComponentRegistry::take_down(Aggregate* adev, bool release_group) {
   if (!adev->bound) return;
   UDRM_POINT("component.take_down");
   Device& parent = *adev->parent;
+  // Not on the list: the parent's devres release is running this very moment (it will release
+  // the group itself); do not look for a group that is no longer there.
+  if (release_group && !unlink_sentinel(parent, &adev->sentinel)) release_group = false;
   {
     ModuleScope scope(owner_of(parent));
     adev->ops->unbind(parent);
   }
-  devres_release_group(parent, adev);
+  if (release_group) devres_release_group(parent, adev);
   adev->bound = false;
   log_dbg(LogCat::component, "%s: aggregate taken down", parent.name().c_str());
+}
+
+// The parent's devres are being released (release_all at unbind or probe failure) while the
+// aggregate is still bound: the master driver did not call component_master_del. Run the
+// master's unbind now, while the resources of its bind (newer than this node's group, released
+// right after this node) are still alive. The aggregate stays registered until the match list
+// (older still) is released.
+void ComponentRegistry::aggregate_devres_release(Device& parent, void* res) {
+  auto* adev = static_cast<Aggregate*>(res);
+  ComponentRegistry& reg = parent.world().components();
+  std::lock_guard<Mutex> l(reg.mu_);
+  if (std::find(reg.aggregates_.begin(), reg.aggregates_.end(), adev) == reg.aggregates_.end()) return;
+  if (!adev->bound) return;
+  warn(LogCat::component, "%s: devres released while its aggregate is still bound "
+       "(missing component_master_del in remove?)", parent.name().c_str());
+  adev->orphaned = true;
+  reg.take_down(adev, false);
 }
 
 void ComponentRegistry::remove_from_match(Aggregate* adev) {
@@ -298,7 +348,7 @@ int component_master_add_with_match(Device& parent, ComponentMasterOps& ops, Com
   ComponentRegistry& reg = parent.world().components();
   std::lock_guard<Mutex> l(reg.mu_);
   if (reg.find_aggregate(parent, &ops)) return -EEXIST;
-  auto* adev = new ComponentRegistry::Aggregate{Ref<Device>(&parent), &ops, match};
+  auto* adev = new ComponentRegistry::Aggregate(Ref<Device>(&parent), &ops, match);
   match->adev = adev;
   reg.aggregates_.push_front(adev);
   int ret = reg.try_bring_up(adev, nullptr);

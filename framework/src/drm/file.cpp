@@ -24,17 +24,23 @@ int DrmFile::open(DrmDevice& dev, Ref<DrmFile>* out) {
 
 int DrmFile::close() {
   UDRM_POINT("drm.close");
-  if (!dev_) return -EBADF;
+  if (closed_.exchange(true, std::memory_order_acq_rel)) return -EBADF;
+  put_active();  // the open reference: releases now unless a call() is in flight
+  return 0;
+}
+
+// The last fput: no call() runs on this file any more.
+void DrmFile::release() {
+  UDRM_POINT("drm.release");
   Ref<DrmDevice> dev = std::move(dev_);
   Module* m = module_;
   module_ = nullptr;
   dev.reset();  // may be the final put
   module_put(m);
-  return 0;
 }
 
 DrmFile::~DrmFile() {
-  if (dev_) close();
+  if (!closed_.load(std::memory_order_acquire)) close();
 }
 
 }  // namespace udrm

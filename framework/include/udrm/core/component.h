@@ -13,7 +13,12 @@
 //
 // Lifetime: the match list is a devres allocation of the parent (freed, with each entry's
 // release hook, when the parent's driver unbinds). Components and aggregates live from add
-// to del.
+// to del. While an aggregate is bound its parent also carries one devres node named
+// "component_aggregate", newer than the aggregate's group: if the parent's devres are released
+// while the aggregate is still bound (a master driver whose remove() forgot
+// component_master_del), that node WARNs and runs the master's unbind first, so the unbind
+// still sees everything its bind allocated; the aggregate is unregistered when the match list
+// goes.
 // Context: process context; everything runs under the world's component mutex, which is held
 // across the master's and components' bind/unbind callbacks. Do not add or delete components
 // from inside those callbacks.
@@ -119,7 +124,11 @@ class ComponentRegistry {
   int add_component(Device& dev, ComponentOps& ops, int subcomponent);
   int try_bring_up(Aggregate* adev, Component* trigger);
   bool find_components(Aggregate* adev);
-  void take_down(Aggregate* adev);
+  /// release_group = false: the aggregate's devres group is being released by someone else
+  /// (the parent's devres are going away), only run the master's unbind.
+  void take_down(Aggregate* adev, bool release_group = true);
+  /// Release of the aggregate's devres sentinel (see component.cpp).
+  static void aggregate_devres_release(Device& parent, void* res);
   void remove_from_match(Aggregate* adev);
   Aggregate* find_aggregate(const Device& parent, const ComponentMasterOps* ops);
   int bind_one(Component* c, Aggregate* adev, void* data);
