@@ -23,11 +23,13 @@ void drmm_action_release(DrmDevice& dev, void* res) {
 }
 
 void destroy(DrmmNode* n) {
+  Module* owner = n->owner;
   if (n->destroy) {
     n->destroy(n);
   } else {
     drmm_node_free(n);
   }
+  if (owner) module_unpin_code(owner);
 }
 }  // namespace
 
@@ -44,11 +46,11 @@ DrmmNode* drmm_node_alloc(std::size_t size, const Point& site) {
   return n;
 }
 
+// The code pin is dropped by destroy() after the node's (possibly module-provided) destroy
+// function has returned, never from inside it.
 void drmm_node_free(DrmmNode* n) {
-  Module* owner = n->owner;
   n->~DrmmNode();
   std::free(n);
-  if (owner) module_unpin_code(owner);
 }
 
 void drmm_add_node(DrmDevice& dev, DrmmNode* n) {
@@ -165,6 +167,8 @@ int DrmDevice::init(const DrmDriver& driver, Device& parent) {
   driver_ = &driver;
   world_ = &parent.world();
   owner_ = parent.driver() ? parent.driver()->owner() : current_module();
+  // The container's destructor is the driver's code: pinned until it has run (kref_release).
+  if (owner_) module_pin_code(owner_);
   parent_ = &parent;
   int ret = drmm_add_action_or_reset<void>(*this, &DrmDevice::init_release, nullptr, "drm_dev_init_release");
   if (ret) return ret;
@@ -196,7 +200,9 @@ void DrmDevice::kref_release() noexcept {
   log_dbg(LogCat::drm, "%s: drm_dev_release", driver_ ? driver_->name : "?");
   if (driver_ && driver_->release) driver_->release(*this);
   managed_release();
+  Module* owner = owner_;
   delete this;  // the container goes last
+  if (owner) module_unpin_code(owner);
 }
 
 int DrmDevice::register_device() {
