@@ -1,6 +1,8 @@
 // The production executor (Boost.Asio thread pool) and the blocking primitives on real threads.
 // No timing assertions: hand-offs are Completions; the generous timeouts only turn a hang
-// into a failure.
+// into a failure. Everything a work item touches is declared before the executor, so the
+// executor (whose destructor joins the pool) goes first -- except in the one test that checks
+// the kernel's on-stack completion pattern on purpose.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -22,9 +24,9 @@ using namespace std::chrono_literals;
 #define WAIT_OR_FAIL(c) ASSERT_TRUE((c).wait_timeout(60s)) << "'" << (c).name() << "' never completed"
 
 TEST(AsioExecutor, PostRunsWork) {
-  AsioExecutor ex(2);
   Completion done("done");
   std::atomic<int> value{0};
+  AsioExecutor ex(2);
   ex.post([&] {
     value = 42;
     done.complete();
@@ -34,9 +36,9 @@ TEST(AsioExecutor, PostRunsWork) {
 }
 
 TEST(AsioExecutor, PostedWorkRunsInProcessContext) {
-  AsioExecutor ex(2);
   Completion done("done");
   std::atomic<bool> atomic_ctx{true};
+  AsioExecutor ex(2);
   ex.post([&] {
     atomic_ctx = in_atomic();
     done.complete();
@@ -46,9 +48,9 @@ TEST(AsioExecutor, PostedWorkRunsInProcessContext) {
 }
 
 TEST(AsioExecutor, PostedWorkRunsOnAPoolThread) {
-  AsioExecutor ex(2);
   Completion done("done");
   std::thread::id worker;
+  AsioExecutor ex(2);
   ex.post([&] {
     worker = std::this_thread::get_id();
     done.complete();
@@ -59,9 +61,9 @@ TEST(AsioExecutor, PostedWorkRunsOnAPoolThread) {
 
 TEST(AsioExecutor, EveryPostedItemRunsOnce) {
   constexpr int kItems = 200;
-  AsioExecutor ex(4);
   std::vector<std::atomic<int>> runs(kItems);
   Completion done("done");
+  AsioExecutor ex(4);
   for (int i = 0; i < kItems; ++i) {
     ex.post([&, i] {
       runs[i].fetch_add(1);
@@ -73,8 +75,8 @@ TEST(AsioExecutor, EveryPostedItemRunsOnce) {
 }
 
 TEST(AsioExecutor, TimerFiresNotBeforeItsTime) {
-  AsioExecutor ex(2);
   Completion fired("fired");
+  AsioExecutor ex(2);
   const TimePoint when = ex.now() + 20ms;
   TimePoint at{};
   ex.post_at(when, [&] {
@@ -86,9 +88,9 @@ TEST(AsioExecutor, TimerFiresNotBeforeItsTime) {
 }
 
 TEST(AsioExecutor, TimerCallbackRunsInAtomicContext) {
-  AsioExecutor ex(2);
   Completion fired("fired");
   std::atomic<bool> atomic_ctx{false};
+  AsioExecutor ex(2);
   ex.post_at(ex.now(), [&] {
     atomic_ctx = in_atomic();
     fired.complete();  // complete() is allowed in atomic context
@@ -99,9 +101,9 @@ TEST(AsioExecutor, TimerCallbackRunsInAtomicContext) {
 
 TEST(AsioExecutor, AtomicContextEndsWithTheTimerCallback) {
   // The pool thread that ran a timer runs later work in process context again.
-  AsioExecutor ex(1);
   Completion fired("fired"), worked("worked");
   std::atomic<bool> atomic_in_work{true};
+  AsioExecutor ex(1);
   ex.post_at(ex.now(), [&] { fired.complete(); }, "timer");
   WAIT_OR_FAIL(fired);
   ex.post([&] {
@@ -115,9 +117,9 @@ TEST(AsioExecutor, AtomicContextEndsWithTheTimerCallback) {
 TEST(AsioExecutor, CancelBeforeFireReturnsTrueAndItNeverRuns) {
   // One thread: timers run in expiry order, so once the later one ran, the earlier (cancelled)
   // one would have run already.
-  AsioExecutor ex(1);
   std::atomic<int> cancelled_runs{0};
   Completion later("later");
+  AsioExecutor ex(1);
   const TimePoint t0 = ex.now();
   TimerId id = ex.post_at(t0 + 30ms, [&] { cancelled_runs.fetch_add(1); }, "cancelled");
   EXPECT_TRUE(ex.cancel(id));
@@ -135,8 +137,8 @@ TEST(AsioExecutor, CancelTwiceReturnsFalseTheSecondTime) {
 }
 
 TEST(AsioExecutor, CancelAfterItRanReturnsFalse) {
-  AsioExecutor ex(2);
   Completion fired("fired");
+  AsioExecutor ex(2);
   TimerId id = ex.post_at(ex.now(), [&] { fired.complete(); }, "timer");
   WAIT_OR_FAIL(fired);
   EXPECT_FALSE(ex.cancel(id));
@@ -158,9 +160,9 @@ TEST(AsioExecutor, TimerIdsAreDistinct) {
 
 TEST(AsioExecutor, ShutdownFinishesQueuedWorkAndJoins) {
   constexpr int kItems = 16;
-  AsioExecutor ex(4);
   Completion go("go");
   std::atomic<int> ran{0};
+  AsioExecutor ex(4);
   for (int i = 0; i < kItems; ++i) {
     ex.post([&] {
       WAIT_OR_FAIL(go);
@@ -174,17 +176,49 @@ TEST(AsioExecutor, ShutdownFinishesQueuedWorkAndJoins) {
 }
 
 TEST(AsioExecutor, ShutdownCancelsPendingTimers) {
-  AsioExecutor ex(2);
   std::atomic<int> runs{0};
+  AsioExecutor ex(2);
   TimerId id = ex.post_at(ex.now() + 1h, [&] { runs.fetch_add(1); }, "far");
   ex.shutdown();  // would hang for an hour if the timer were not cancelled
   EXPECT_EQ(runs.load(), 0);
   EXPECT_FALSE(ex.cancel(id));
 }
 
+// A periodic timer (a vblank) re-arms itself from its own callback. shutdown() racing with
+// that re-arm must still cancel the re-armed timer: it must never fire (and shutdown must not
+// sit in join() until it expires). The main thread starts shutdown() the moment the callback
+// is about to re-arm, so both orders (re-arm first / shutdown first) occur over the rounds, and a per-round delay
+// sweeps shutdown() across the inside of post_at().
+TEST(AsioExecutor, ShutdownRacingATimerThatRearmsItselfCancelsTheRearmedTimer) {
+#if defined(UDRM_TSAN) || defined(UDRM_ASAN)
+  constexpr int kRounds = 100;
+#else
+  constexpr int kRounds = 500;
+#endif
+  for (int round = 0; round < kRounds; ++round) {
+    SCOPED_TRACE(::testing::Message() << "round " << round);
+    std::atomic<bool> rearming{false};
+    std::atomic<int> rearmed_runs{0};
+    AsioExecutor ex(2);
+    ex.post_at(ex.now(), [&] {
+      rearming.store(true);
+      ex.post_at(now() + 5s, [&] { rearmed_runs.fetch_add(1); }, "rearmed");
+    }, "periodic");
+    while (!rearming.load()) {
+    }
+    // Sweep the start of shutdown() across the re-arm (a delay, not a pass criterion).
+    std::atomic<int> spin{0};
+    while (spin.fetch_add(1, std::memory_order_relaxed) < (round % 64) * 16) {
+    }
+    ex.shutdown();
+    EXPECT_EQ(rearmed_runs.load(), 0) << "a timer armed before shutdown() ran to expiry instead of being cancelled";
+    if (::testing::Test::HasFailure()) break;
+  }
+}
+
 TEST(AsioExecutor, ShutdownIsIdempotent) {
-  AsioExecutor ex(2);
   Completion done("done");
+  AsioExecutor ex(2);
   ex.post([&] { done.complete(); }, "work");
   ex.shutdown();
   EXPECT_TRUE(done.try_wait());
@@ -192,8 +226,8 @@ TEST(AsioExecutor, ShutdownIsIdempotent) {
 }
 
 TEST(AsioExecutor, NowFollowsTheSteadyClock) {
-  AsioExecutor ex(1);
   const TimePoint before = Clock::now();
+  AsioExecutor ex(1);
   const TimePoint t = ex.now();
   EXPECT_GE(t, before);
   EXPECT_LE(t, Clock::now());
@@ -204,11 +238,11 @@ TEST(AsioExecutor, NowFollowsTheSteadyClock) {
 
 TEST(AsioPrimitives, MutexSerializesIncrementsFromFourThreads) {
   constexpr int kWorkers = 4, kIters = 20000;
-  AsioExecutor ex(kWorkers);
   Mutex m("counter");
   long counter = 0;  // deliberately not atomic: the mutex is the only protection
   std::atomic<int> held_violations{0};
   Completion start("start"), done("done");
+  AsioExecutor ex(kWorkers);
   for (int w = 0; w < kWorkers; ++w) {
     ex.post([&] {
       WAIT_OR_FAIL(start);
@@ -229,12 +263,12 @@ TEST(AsioPrimitives, MutexSerializesIncrementsFromFourThreads) {
 }
 
 TEST(AsioPrimitives, MutexHeldOnlyByTheOwningThread) {
-  AsioExecutor ex(2);
   Mutex m("m");
   Completion checked("checked");
   std::atomic<bool> held_elsewhere{true}, try_lock_elsewhere{true};
   m.lock();
   EXPECT_TRUE(m.held());
+  AsioExecutor ex(2);
   ex.post([&] {
     held_elsewhere = m.held();
     try_lock_elsewhere = m.try_lock();
@@ -249,11 +283,11 @@ TEST(AsioPrimitives, MutexHeldOnlyByTheOwningThread) {
 }
 
 TEST(AsioPrimitives, MutexLockBlocksUntilUnlockInAnotherThread) {
-  AsioExecutor ex(2);
   Mutex m("m");
   Completion started("started"), acquired("acquired");
   std::atomic<bool> unlocked{false}, saw_unlocked{false};
   m.lock();
+  AsioExecutor ex(2);
   ex.post([&] {
     started.complete();
     m.lock();
@@ -270,9 +304,9 @@ TEST(AsioPrimitives, MutexLockBlocksUntilUnlockInAnotherThread) {
 }
 
 TEST(AsioPrimitives, CompletionHandsOffAcrossThreads) {
-  AsioExecutor ex(2);
   Completion ping("ping"), pong("pong");
   int value = 0;  // ordered by the completions
+  AsioExecutor ex(2);
   ex.post([&] {
     WAIT_OR_FAIL(ping);
     value += 1;
@@ -286,8 +320,8 @@ TEST(AsioPrimitives, CompletionHandsOffAcrossThreads) {
 
 TEST(AsioPrimitives, CompletionCompleteAllReleasesEveryWaiter) {
   constexpr int kWaiters = 4;
-  AsioExecutor ex(kWaiters);
   Completion gate("gate"), through("through");
+  AsioExecutor ex(kWaiters);
   for (int i = 0; i < kWaiters; ++i) {
     ex.post([&] {
       WAIT_OR_FAIL(gate);
@@ -300,8 +334,8 @@ TEST(AsioPrimitives, CompletionCompleteAllReleasesEveryWaiter) {
 
 TEST(AsioPrimitives, CompletionCountsEveryCompleteAcrossThreads) {
   constexpr int kProducers = 4, kEach = 500;
-  AsioExecutor ex(kProducers);
   Completion c("counted");
+  AsioExecutor ex(kProducers);
   for (int p = 0; p < kProducers; ++p)
     ex.post([&] {
       for (int i = 0; i < kEach; ++i) c.complete();
@@ -312,11 +346,11 @@ TEST(AsioPrimitives, CompletionCountsEveryCompleteAcrossThreads) {
 }
 
 TEST(AsioPrimitives, WaitQueueWaiterSeesTheStateItWaitedFor) {
-  AsioExecutor ex(2);
   WaitQueue wq("wq");
   std::atomic<int> state{0};
   Completion done("done");
   std::atomic<int> seen{-1};
+  AsioExecutor ex(2);
   ex.post([&] {
     wq.wait_event([&] { return state.load() >= 3; });
     seen = state.load();
@@ -330,14 +364,38 @@ TEST(AsioPrimitives, WaitQueueWaiterSeesTheStateItWaitedFor) {
   EXPECT_GE(seen.load(), 3);
 }
 
+// The kernel pattern: a completion lives on the waiter's stack and goes away as soon as
+// wait_for_completion() returns, while the completing CPU may still be inside complete().
+// complete() must not touch the completion once a waiter can see it done (the kernel does the
+// whole of complete() under the wait-queue lock that the waiter also takes).
+// Under ThreadSanitizer/AddressSanitizer a violation shows as a race with / use of the freed
+// object; the verdict of a correct implementation never depends on timing.
+TEST(AsioPrimitives, CompletionMayBeFreedAsSoonAsWaitReturns) {
+#if defined(UDRM_TSAN) || defined(UDRM_ASAN)
+  constexpr int kRounds = 2000;
+#else
+  constexpr int kRounds = 20000;
+#endif
+  AsioExecutor ex(1);
+  for (int i = 0; i < kRounds; ++i) {
+    auto* c = new Completion("on_stack");
+    ex.post([c] { c->complete(); }, "completer");
+    while (!c->done()) {
+    }  // be ready to return the moment the count is published
+    c->wait();
+    delete c;
+  }
+  ex.shutdown();
+}
+
 TEST(AsioPrimitives, CompletionWaitTimeoutReturnsFalseOnTimeout) {
   Completion never("never");
   EXPECT_FALSE(never.wait_timeout(20ms));
 }
 
 TEST(AsioPrimitives, CompletionWaitTimeoutReturnsTrueWhenCompletedFromAnotherThread) {
-  AsioExecutor ex(1);
   Completion c("c");
+  AsioExecutor ex(1);
   ex.post([&] { c.complete(); }, "completer");
   EXPECT_TRUE(c.wait_timeout(60s));
 }
@@ -354,8 +412,8 @@ TEST(AsioPrimitives, WaitQueueWaitTimeoutReturnsTrueAtOnceWhenPredicateHolds) {
 
 TEST(AsioPrimitives, TimerCanCompleteAWaitInProcessContext) {
   // An "interrupt" (timer, atomic context) completes what a work item sleeps on.
-  AsioExecutor ex(2);
   Completion irq("irq"), done("done");
+  AsioExecutor ex(2);
   ex.post([&] {
     WAIT_OR_FAIL(irq);
     done.complete();

@@ -376,22 +376,114 @@ TEST(GateSim, ConcurrentUnplugsBothWaitForTheReader) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// gate.h: "calling [unplug] from inside a section of the same gate deadlocks (WARNs)".
+// gate.h: calling unplug() from inside a section of the same gate is a bug (a deadlock in the
+// kernel); udrm WARNs and waits only for the other readers.
 
-TEST(GateSim, UnplugFromInsideOwnSectionWarns) {
-  // Leaked on purpose: the deadlocked task stays inside its section forever.
-  static Gate* gate = new Gate("self");
+TEST(GateSim, UnplugFromInsideOwnSectionWarnsAndReturns) {
   SimExecutor sim(small_budget());
-  SimExecutor::Result r;
-  {
-    testing::ExpectWarn w(-1);
-    r = sim.run([&] {
+  Gate gate("self");
+  bool returned = false;
+  auto r = sim.run([&] {
+    auto g = gate.enter();
+    ASSERT_TRUE(static_cast<bool>(g));
+    {
+      testing::ExpectWarn w(1, "own enter section");
+      gate.unplug();
+    }
+    returned = true;
+    EXPECT_TRUE(gate.is_unplugged());
+    EXPECT_FALSE(static_cast<bool>(gate.enter()));
+  });
+  ASSERT_TRUE(r) << r.report;  // not a deadlock
+  EXPECT_TRUE(returned);
+  EXPECT_EQ(gate.readers(), 0);
+}
+
+TEST(GateSim, UnplugFromInsideOwnSectionStillWaitsForOtherReaders) {
+  SimExecutor sim(small_budget());
+  Gate gate("self");
+  Log log;
+  auto r = sim.run([&] {
+    Completion other_in("other_in"), other_go("other_go");
+    sim.post([&] {
+      auto g = gate.enter();
+      ASSERT_TRUE(static_cast<bool>(g));
+      other_in.complete();
+      other_go.wait();
+      log.push_back("other:exit");
+    }, "other_reader");
+    other_in.wait();
+    auto g = gate.enter();
+    ASSERT_TRUE(static_cast<bool>(g));
+    EXPECT_EQ(gate.readers(), 2);
+    sim.post([&] {
+      log.push_back("release-other");
+      other_go.complete();
+    }, "releaser");
+    {
+      testing::ExpectWarn w(1, "own enter section");
+      gate.unplug();
+    }
+    log.push_back("unplug:done");
+  });
+  ASSERT_TRUE(r) << r.report;
+  EXPECT_EQ(log, (Log{"release-other", "other:exit", "unplug:done"})) << join(log);
+}
+
+TEST(GateSim, NestedOwnSectionsAreAllDiscountedOnlyForTheCaller) {
+  // Two nested sections of the unplugging task, one section of another task: unplug waits
+  // for exactly the other one.
+  SimExecutor sim(small_budget());
+  Gate gate("self");
+  Log log;
+  auto r = sim.run([&] {
+    Completion other_in("other_in"), other_go("other_go");
+    sim.post([&] {
+      auto g = gate.enter();
+      ASSERT_TRUE(static_cast<bool>(g));
+      other_in.complete();
+      other_go.wait();
+      log.push_back("other:exit");
+    }, "other_reader");
+    other_in.wait();
+    auto outer = gate.enter();
+    auto inner = gate.enter();
+    ASSERT_TRUE(outer && inner);
+    sim.post([&] {
+      log.push_back("release-other");
+      other_go.complete();
+    }, "releaser");
+    {
+      testing::ExpectWarn w(1, "own enter section");
+      gate.unplug();
+    }
+    log.push_back("unplug:done");
+  });
+  ASSERT_TRUE(r) << r.report;
+  EXPECT_EQ(log, (Log{"release-other", "other:exit", "unplug:done"})) << join(log);
+}
+
+// SRCU allows freeing the protected object as soon as synchronize returns: the last reader's
+// exit must not touch the gate after unplug() can observe it gone.
+TEST(GateSim, GateMayBeDestroyedAsSoonAsUnplugReturns) {
+  SimExecutor sim(small_budget());
+  auto* gate = new Gate("heap");
+  bool destroyed = false;
+  auto r = sim.run([&] {
+    Completion entered("entered");
+    sim.post([&] {
       auto g = gate->enter();
       ASSERT_TRUE(static_cast<bool>(g));
-      gate->unplug();  // waits for itself
-    });
-  }
-  EXPECT_EQ(r.kind, SimExecutor::Result::Kind::deadlock) << r.report;
+      entered.complete();
+      while (!gate->is_unplugged()) sim.yield();
+    }, "reader");
+    entered.wait();
+    gate->unplug();
+    delete gate;
+    destroyed = true;
+  });
+  ASSERT_TRUE(r) << r.report;
+  EXPECT_TRUE(destroyed);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "udrm/base/completion.h"
 #include "udrm/core/gate.h"
+#include "udrm/testing/warn.h"
 
 namespace udrm {
 namespace {
@@ -217,15 +218,19 @@ TEST(GateThreads, HammeringReadersAreAllOutWhenUnplugReturns) {
           auto g = gate.enter();
           if (!g) break;  // only possible once unplug started
           inside.fetch_add(1);
-          if (unplug_returned.load()) entered_after_unplug.fetch_add(1);
+          bool late = unplug_returned.load();
           entries.fetch_add(1, std::memory_order_relaxed);
           if (first) {
             first = false;
             first_entry.complete();
           }
           std::this_thread::yield();
-          if (unplug_returned.load()) entered_after_unplug.fetch_add(1);
+          late = late || unplug_returned.load();
           inside.fetch_sub(1);
+          if (late) {  // a section open after unplug returned; stop (a broken gate never refuses)
+            entered_after_unplug.fetch_add(1);
+            break;
+          }
         }
         // The gate stays closed for this thread.
         for (int k = 0; k < 100; ++k)
@@ -342,6 +347,72 @@ TEST(GateThreads, OverflowReadersAloneHoldUnplug) {
   EXPECT_EQ(exited.load(), n);
   EXPECT_EQ(gate.readers(), 0);
   EXPECT_EQ(other.readers(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// unplug() from inside the caller's own section: WARN, then wait only for the other readers.
+
+TEST(GateThreads, UnplugFromInsideOwnSectionWarnsAndWaitsForTheOtherThread) {
+  for (int round = 0; round < kRounds / 4 + 1; ++round) {
+    SCOPED_TRACE(::testing::Message() << "round " << round);
+    Gate gate("self");
+    Completion other_in("other_in");
+    std::atomic<bool> exited{false}, unplug_returned{false};
+    std::thread other([&] {
+      auto g = gate.enter();
+      other_in.complete();
+      if (!g) {
+        ADD_FAILURE() << "enter on a live gate failed";
+        return;
+      }
+      spin_until([&] { return gate.is_unplugged(); });
+      linger();
+      EXPECT_FALSE(unplug_returned.load()) << "unplug returned while another thread was inside";
+      exited.store(true);
+    });
+    WAIT_OR_FAIL(other_in);
+    {
+      auto own = gate.enter();
+      ASSERT_TRUE(static_cast<bool>(own));
+      {
+        testing::ExpectWarn w(1, "own enter section");
+        gate.unplug();
+      }
+      unplug_returned.store(true);
+      EXPECT_TRUE(exited.load()) << "unplug did not wait for the other thread's section";
+    }
+    other.join();
+    EXPECT_EQ(gate.readers(), 0);
+    if (::testing::Test::HasFailure()) break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// As with SRCU, the gate may be freed the moment unplug() returns: a reader's exit must not
+// touch the gate after unplug() can see it gone. (A violation is a use-after-free that
+// AddressSanitizer / ThreadSanitizer report; the verdict never depends on timing.)
+
+TEST(GateThreads, GateMayBeDestroyedAsSoonAsUnplugReturns) {
+#if defined(UDRM_TSAN) || defined(UDRM_ASAN)
+  constexpr int kDestroyRounds = 300;
+#else
+  constexpr int kDestroyRounds = 2000;
+#endif
+  for (int round = 0; round < kDestroyRounds; ++round) {
+    auto* gate = new Gate("heap");
+    std::atomic<bool> entered{false};
+    std::thread reader([&] {
+      auto g = gate->enter();
+      entered.store(true);
+      if (!g) return;
+      spin_until([&] { return gate->is_unplugged(); });
+      // Leave right as unplug() polls.
+    });
+    spin_until([&] { return entered.load(); });
+    gate->unplug();
+    delete gate;
+    reader.join();
+  }
 }
 
 }  // namespace

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <barrier>
 #include <cstring>
 #include <set>
 #include <span>
@@ -27,6 +26,27 @@ constexpr int kRounds = 20000;
 // ---------------------------------------------------------------------------------------------
 // Real threads.
 
+// Two-party spinning barrier: both threads leave within nanoseconds of each other (a futex
+// barrier releases them microseconds apart, and the race window is a few instructions).
+class SpinBarrier {
+ public:
+  void arrive_and_wait() {
+    const unsigned gen = gen_.load(std::memory_order_acquire);
+    if (arrived_.fetch_add(1, std::memory_order_acq_rel) == 1) {
+      arrived_.store(0, std::memory_order_relaxed);
+      gen_.store(gen + 1, std::memory_order_release);
+      return;
+    }
+    for (unsigned spins = 0; gen_.load(std::memory_order_acquire) == gen; ++spins) {
+      if (spins > 4096) std::this_thread::yield();  // the other thread may not be running
+    }
+  }
+
+ private:
+  std::atomic<unsigned> arrived_{0};
+  std::atomic<unsigned> gen_{0};
+};
+
 struct RaceObj {
   Kref kref{2};
   std::atomic<int> releases{0};
@@ -40,7 +60,7 @@ struct RaceObj {
 TEST(KrefRace, TwoThreadsRacingFinalPutsReleaseExactlyOnce) {
   std::vector<RaceObj> objs(kRounds);  // each starts with two references, one per thread
   std::atomic<int> finals{0};
-  std::barrier sync(2);
+  SpinBarrier sync;
   auto dropper = [&] {
     for (int i = 0; i < kRounds; ++i) {
       sync.arrive_and_wait();  // both threads put the same object at (nearly) the same time
@@ -72,7 +92,7 @@ TEST(KrefRace, GetUnlessZeroRacingFinalPutNeverResurrects) {
     bool saw_released = false;
   };
   std::vector<Round> rounds(kRounds);
-  std::barrier sync(2);
+  SpinBarrier sync;
   std::thread owner([&] {
     for (int i = 0; i < kRounds; ++i) {
       sync.arrive_and_wait();

@@ -62,7 +62,9 @@ void heavy_barrier() {
 }
 
 // Simulated worlds only: which task holds which gate's sections (one OS thread, many tasks
-// sharing its counter), so unplug can tell a task's own sections from the others'.
+// sharing its counter), so unplug can tell a task's own sections from the others'. Entries of
+// tasks abandoned inside a section stay, harmlessly: abandoned tasks are never freed (their
+// stacks are kept, see sim_executor.cpp), so their address never matches a running task.
 thread_local std::vector<std::pair<const void*, const Gate*>> tls_sim_sections;
 
 }  // namespace
