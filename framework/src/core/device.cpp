@@ -130,13 +130,16 @@ void Bus::unregister_driver(Driver& drv) {
       warn(LogCat::core, "driver %s is not registered on bus %s", drv.name().c_str(), name_.c_str());
       return;
     }
+    // bus_remove_driver: make the driver unfindable first (bind by name, attach, deferred
+    // retries), then detach it. probe_device re-checks registration under the device lock, so
+    // a probe that started earlier is waited for below and one that starts later fails.
+    drivers_.erase(std::remove(drivers_.begin(), drivers_.end(), &drv), drivers_.end());
   }
   for (auto& d : devices()) {
     std::lock_guard<Mutex> l(d->lock());
     if (d->driver_ == &drv) release_driver(*d);
   }
   std::lock_guard<Mutex> l(mu_);
-  drivers_.erase(std::remove(drivers_.begin(), drivers_.end(), &drv), drivers_.end());
   drv.bus_ = nullptr;
 }
 
@@ -161,6 +164,9 @@ int Bus::unbind(std::string_view dev_name, std::string_view drv_name) {
 }
 
 int Bus::attach(Device& dev) {
+  // __device_attach: a driver may have bound the device since it was published on the bus
+  // (add_device drops the bus lock before taking the device lock).
+  if (dev.driver_) return 0;
   std::vector<Driver*> drivers;
   {
     std::lock_guard<Mutex> l(mu_);
@@ -177,26 +183,43 @@ int Bus::attach(Device& dev) {
 // really_probe(). Device lock held.
 int Bus::probe_device(Device& dev, Driver& drv) {
   UDRM_POINT("driver.probe");
+  // __driver_probe_device: never probe an unregistered or already bound device.
+  if (!dev.registered_) return -ENODEV;
+  if (dev.driver_) return -EBUSY;
+  uint64_t triggers_before;
+  {
+    std::lock_guard<Mutex> l(mu_);
+    // The driver may have been unregistered since the caller found it (bind by name, a
+    // deferred retry's snapshot of the driver list): never bind to it then.
+    if (std::find(drivers_.begin(), drivers_.end(), &drv) == drivers_.end()) return -ENODEV;
+    triggers_before = trigger_count_;
+  }
   if (!dev.devres().empty()) {
     log_err(LogCat::core, "%s: Resources present before probing", dev.name().c_str());
     return -EBUSY;
   }
-  if (!try_module_get(drv.owner())) return -ENODEV;  // the driver's module is going away
-  uint64_t triggers_before;
-  {
-    std::lock_guard<Mutex> l(mu_);
-    triggers_before = trigger_count_;
-  }
-  dev.driver_ = &drv;
-  dev.probing_ = true;
+  // CONFIG_DEBUG_TEST_DRIVER_REMOVE: one remove + re-probe after the first successful probe
+  // (a local, as in dd.c; the bus-wide flag is only read).
+  bool test_remove = debug_remove_;
   int ret;
-  {
-    ModuleScope scope(drv.owner());
-    Bound bound(dev);
-    ret = drv.probe(dev, bound);
+  for (;;) {
+    if (!try_module_get(drv.owner())) return -ENODEV;  // the driver's module is going away
+    dev.driver_ = &drv;
+    dev.probing_ = true;
+    {
+      ModuleScope scope(drv.owner());
+      Bound bound(dev);
+      ret = drv.probe(dev, bound);
+    }
+    dev.probing_ = false;
+    module_put(drv.owner());
+    if (ret) break;
+    dev.bound_ = true;
+    if (!test_remove) break;
+    test_remove = false;
+    log_info(LogCat::core, "%s: DEBUG_TEST_DRIVER_REMOVE: removing and re-probing", dev.name().c_str());
+    release_driver(dev);
   }
-  dev.probing_ = false;
-  module_put(drv.owner());
   if (ret) {
     dev.devres().release_all();
     dev.driver_ = nullptr;
@@ -218,7 +241,6 @@ int Bus::probe_device(Device& dev, Driver& drv) {
     }
     return ret;
   }
-  dev.bound_ = true;
   {
     std::lock_guard<Mutex> l(mu_);
     if (dev.deferred_) {
@@ -228,15 +250,6 @@ int Bus::probe_device(Device& dev, Driver& drv) {
     }
   }
   log_dbg(LogCat::core, "%s: bound to driver %s", dev.name().c_str(), drv.name().c_str());
-  if (debug_remove_) {
-    log_info(LogCat::core, "%s: DEBUG_TEST_DRIVER_REMOVE: removing and re-probing", dev.name().c_str());
-    release_driver(dev);
-    bool saved = debug_remove_;
-    debug_remove_ = false;
-    ret = probe_device(dev, drv);
-    debug_remove_ = saved;
-    if (ret) return ret;
-  }
   trigger_deferred();
   return 0;
 }

@@ -1,6 +1,7 @@
 // Device-managed resources (udrm/core/devres.h). Semantics: drivers/base/devres.c.
 #include "udrm/core/devres.h"
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -140,7 +141,22 @@ using detail::DevresNode;
 
 DevresHead::~DevresHead() {
   // Whatever is still here when the device object dies is released now (device_release).
-  if (!list_.empty()) release_all();
+  if (list_.empty()) return;
+  release_all();
+  // A release callback that adds a resource to a device in its final put is a use-after-free
+  // in the kernel. Here the list dies with the device, so anything added now would leak
+  // silently: report it and release it too (bounded, in case a callback keeps re-adding).
+  for (int pass = 0; !list_.empty(); ++pass) {
+    if (pass == 16) {
+      warn(LogCat::devres, "%s: resources keep being added during device_release; leaking them",
+           owner_.name().c_str());
+      list_.clear();
+      return;
+    }
+    warn(LogCat::devres, "%s: resources added during device_release (final put); releasing them too",
+         owner_.name().c_str());
+    release_all();
+  }
 }
 
 bool DevresHead::empty() const {
@@ -320,7 +336,10 @@ int DevresHead::release_group(void* id) {
     std::lock_guard<SpinLock> l(lock_);
     DevresGroup* g = find_group(id);
     if (!g) {
-      warn(LogCat::devres, "%s: devres_release_group: no such group %p", owner_.name().c_str(), id);
+      // devres.c: an empty list means the device is dying (release_all already took the
+      // groups away) -- don't warn then.
+      if (!list_.empty())
+        warn(LogCat::devres, "%s: devres_release_group: no such group %p", owner_.name().c_str(), id);
       return 0;
     }
     auto first = list_.iterator_to(g->open);
@@ -368,14 +387,14 @@ void* devres_find(Device& dev, dr_release_t release, dr_match_t match, void* mat
 
 void* devres_get(Device& dev, void* new_res, dr_match_t match, void* match_data) {
   DevresNode* fresh = detail::devres_node_of(new_res);
-  DevresNode* existing = nullptr;
+  void* existing = nullptr;
   {
     DevresHead& d = dev.devres();
     std::lock_guard<SpinLock> l(d.lock());
     for (auto it = d.list().rbegin(); it != d.list().rend(); ++it) {
       if (it->kind == DevresNode::Kind::resource && it->release == fresh->release &&
           (!match || match(dev, it->payload, match_data))) {
-        existing = &*it;
+        existing = it->payload;  // read under the lock: the node may go once it is dropped
         break;
       }
     }
@@ -383,7 +402,7 @@ void* devres_get(Device& dev, void* new_res, dr_match_t match, void* match_data)
   }
   if (existing) {
     detail::destroy_node(fresh);
-    return existing->payload;
+    return existing;
   }
   return new_res;
 }
@@ -491,29 +510,46 @@ void* devm_krealloc(Device& dev, void* p, std::size_t new_size) {
     return ZERO_SIZE_PTR;
   }
   DevresHead& d = dev.devres();
-  DevresNode* old = nullptr;
-  {
-    std::lock_guard<SpinLock> l(d.lock());
-    for (auto& n : d.list())
-      if (n.kind == DevresNode::Kind::resource && n.payload == p && n.release == &detail::devm_kmalloc_release) old = &n;
-  }
-  if (!old) {
+  auto is_block = [p](DevresNode& n) {
+    return n.kind == DevresNode::Kind::resource && n.payload == p && n.release == &detail::devm_kmalloc_release;
+  };
+  auto not_managed = [&] {
     warn(LogCat::devres, "%s: devm_krealloc: %p is not a devm allocation of this device", dev.name().c_str(), p);
     return nullptr;
+  };
+  std::size_t old_size = 0;
+  {
+    std::lock_guard<SpinLock> l(d.lock());
+    DevresNode* old = nullptr;
+    for (auto& n : d.list())
+      if (is_block(n)) old = &n;
+    if (!old) return not_managed();
+    old_size = old->size;
   }
-  if (new_size <= old->size) return p;
+  if (new_size <= old_size) return p;
   static constexpr Point site{"devm.kmalloc"};
   DevresNode* n = detail::devres_node_alloc(new_size, site);
   if (!n) return nullptr;
-  n->release = old->release;
-  n->name = old->name;
-  std::memcpy(n->payload, old->payload, old->size);
+  n->release = &detail::devm_kmalloc_release;
+  DevresNode* old = nullptr;
   {
-    // Take the old node's place so release order is unchanged.
+    // As devres.c: look the block up again under the lock that replaces it (the lock was
+    // dropped to allocate), and take the old node's place so release order is unchanged.
     std::lock_guard<SpinLock> l(d.lock());
-    d.list().insert(d.list().iterator_to(*old), *n);
-    d.list().erase(d.list().iterator_to(*old));
+    for (auto& node : d.list())
+      if (is_block(node)) old = &node;
+    if (old) {
+      n->name = old->name;
+      d.list().insert(d.list().iterator_to(*old), *n);
+      d.list().erase(d.list().iterator_to(*old));
+    }
   }
+  if (!old) {
+    detail::devres_node_free(n);
+    return not_managed();
+  }
+  // The list links are no longer shared; the contents can be copied without the lock.
+  std::memcpy(n->payload, old->payload, std::min(old->size, new_size));
   detail::destroy_node(old);
   return n->payload;
 }

@@ -144,7 +144,8 @@ class Bus {
   void del_device(Device& dev);
   /// driver_register: attach to every matching unbound device. -EEXIST duplicate name.
   int register_driver(Driver& drv);
-  /// driver_unregister: unbind every device bound to drv, then forget it.
+  /// driver_unregister: forget drv (no new bind can find it), then unbind every device bound
+  /// to it; when this returns no device is bound to drv.
   void unregister_driver(Driver& drv);
 
   /// sysfs bind: bind device `dev_name` to driver `drv_name`. 0 on success; -ENODEV unknown
