@@ -288,8 +288,8 @@ void Bus::deferred_work() {
   std::vector<Ref<Device>> pending;
   {
     std::lock_guard<Mutex> l(mu_);
+    work_running_ = true;  // before clearing queued: wait_for_probe must never see both false
     work_queued_ = false;
-    work_running_ = true;
     pending.swap(deferred_);
     for (auto& d : pending) d->deferred_ = false;
   }
@@ -297,16 +297,13 @@ void Bus::deferred_work() {
     std::lock_guard<Mutex> l(d->lock());
     if (d->registered_ && !d->driver_) attach(*d);
   }
-  {
-    std::lock_guard<Mutex> l(mu_);
-    work_running_ = false;
-  }
-  probe_wq_.wake_up_all();
+  pending.clear();
+  // Under the wait queue's lock: a waiter may destroy the bus as soon as it sees this.
+  probe_wq_.wake_up_all([this] { work_running_ = false; });
 }
 
 void Bus::wait_for_probe() {
   probe_wq_.wait_event([this] {
-    std::lock_guard<Mutex> l(mu_);
     return !work_queued_ && !work_running_;
   });
 }

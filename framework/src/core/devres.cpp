@@ -47,11 +47,11 @@ DevresNode* devres_node_alloc(std::size_t size, const Point& site) {
   return n;
 }
 
+// The code pin is dropped by destroy_node() after the node's (possibly module-provided)
+// destroy function has returned, never from inside it.
 void devres_node_free(DevresNode* n) {
-  Module* owner = n->owner;
   n->~DevresNode();
   std::free(n);
-  if (owner) module_unpin_code(owner);
 }
 
 DevresNode* devres_node_of(void* payload) {
@@ -63,11 +63,13 @@ namespace {
 void destroy_plain(DevresNode* n) { devres_node_free(n); }
 
 void destroy_node(DevresNode* n) {
+  Module* owner = n->owner;
   if (n->destroy) {
     n->destroy(n);
   } else {
     destroy_plain(n);
   }
+  if (owner) module_unpin_code(owner);
 }
 
 void devm_kmalloc_release(Device&, void*) {}
@@ -545,7 +547,7 @@ void* devm_krealloc(Device& dev, void* p, std::size_t new_size) {
     }
   }
   if (!old) {
-    detail::devres_node_free(n);
+    detail::destroy_node(n);
     return not_managed();
   }
   // The list links are no longer shared; the contents can be copied without the lock.

@@ -19,6 +19,7 @@
 // Context: bus operations and probe/remove run in process context and may sleep; the device
 // lock is held across probe and remove (never call unbind of the same device from them).
 #pragma once
+#include <atomic>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -178,8 +179,8 @@ class Bus {
   std::vector<Driver*> drivers_;
   std::vector<Ref<Device>> deferred_;
   uint64_t trigger_count_ = 0;
-  bool work_queued_ = false;
-  bool work_running_ = false;
+  std::atomic<bool> work_queued_{false};   // written under mu_, read by wait_for_probe without it
+  std::atomic<bool> work_running_{false};
   WaitQueue probe_wq_{"deferred_probe"};
   bool debug_remove_ = false;
 };
