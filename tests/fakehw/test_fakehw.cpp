@@ -56,6 +56,9 @@ struct Rig {
     board.add_gpio("reset");
     dev = Device::create(world, "hw0", nullptr, "hw");
   }
+  ~Rig() {
+    if (drv.bus()) world.bus().unregister_driver(drv);
+  }
   World world;
   Board board;
   HwDriver drv;

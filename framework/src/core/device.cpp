@@ -28,6 +28,13 @@ void Device::kref_release() noexcept {
   delete this;
 }
 
+Driver::~Driver() {
+  if (bus_) {
+    warn(LogCat::core, "driver %s destroyed while registered on bus %s", name_.c_str(), bus_->name().c_str());
+    bus_->unregister_driver(*this);
+  }
+}
+
 // ---- Bus ------------------------------------------------------------------------------------
 
 Bus::Bus(World& world, std::string name) : world_(world), name_(std::move(name)) {}

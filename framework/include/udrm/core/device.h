@@ -104,7 +104,10 @@ class Device : public RefCounted<Device> {
 class Driver {
  public:
   explicit Driver(std::string name, Module* owner = nullptr) : name_(std::move(name)), owner_(owner) {}
-  virtual ~Driver() = default;
+  /// A driver destroyed while still registered WARNs and unregisters itself first (unbinding
+  /// its devices and releasing their devres) instead of leaving the bus with a dangling
+  /// pointer. Its own remove() cannot run then (the derived object is already gone).
+  virtual ~Driver();
   Driver(const Driver&) = delete;
   Driver& operator=(const Driver&) = delete;
 
