@@ -5,13 +5,17 @@
 //  * Guard pairs run at 1 and 2 threads with UseRealTime(). Google Benchmark 1.7 divides the
 //    summed per-thread wall time by the thread count and then by the *total* iteration count, so
 //    the reported time x threads is the per-thread cost of one pair; the `per_thread_ns` counter
-//    reports exactly that (Counter: iterations, kIsRate|kAvgThreads|kInvert).
+//    reports exactly that (Counter: iterations, kIsRate|kAvgThreads|kInvert; the console
+//    prints it with an "s" suffix, the value is in ns).
+//  * Also measured: bench/proto_gate.h, a prototype of a cheaper gate fast path (same protocol),
+//    with both of its changes (BM_ProtoGate_*) and with change B only (BM_ProtoGateMem_*).
 //  * main() creates and joins a thread before anything is measured: until a process has had a
 //    second thread, glibc/libstdc++ skip atomics (shared_ptr, some mutex paths).
 //  * Unplug latency: fixed iteration count, manual timing of unplug() alone with steady_clock,
 //    p50/p99/max as counters, writer paced with random gaps, and a progress counter for the
 //    background reader. A run where the reader made no progress (or failed to enter a fresh gate
-//    within the timeout) is reported as an error instead of a latency.
+//    within the timeout) is reported as an error instead of a latency; `reader_cpu_share` lets
+//    the runner script reject runs where another process took the reader's CPU.
 //
 // Run: tools/perf/run_gate_bench.sh (repetitions, interleaving, JSON, ratio table).
 #define _LGPL_SOURCE 1
@@ -78,6 +82,19 @@ void BM_ProtoGate_EnterExit(benchmark::State& st) {
   }
   set_per_thread_ns(st);
 }
+// The prototype with change B only (its slow path returns the guard through memory, like the
+// current gate): isolates change A, the guard's stack round trip.
+udrm_proto::GateGuardViaMemory& proto_gate_mem() {
+  static auto* g = new udrm_proto::GateGuardViaMemory("bench-proto-mem");
+  return *g;
+}
+void BM_ProtoGateMem_EnterExit(benchmark::State& st) {
+  udrm_proto::GateGuardViaMemory& gate = proto_gate_mem();
+  for (auto _ : st) {
+    if (auto g = gate.enter()) benchmark::DoNotOptimize(g.gate());
+  }
+  set_per_thread_ns(st);
+}
 
 std::shared_mutex g_shared_mutex;
 void BM_SharedMutex_LockShared(benchmark::State& st) {
@@ -123,6 +140,7 @@ UDRM_PAIR_BENCH(BM_BareFlagCheck);
 UDRM_PAIR_BENCH(BM_Urcu_ReadLock);
 UDRM_PAIR_BENCH(BM_Gate_EnterExit);
 UDRM_PAIR_BENCH(BM_ProtoGate_EnterExit);
+UDRM_PAIR_BENCH(BM_ProtoGateMem_EnterExit);
 UDRM_PAIR_BENCH(BM_SharedAtomicCounter);
 UDRM_PAIR_BENCH(BM_SharedMutex_LockShared);
 

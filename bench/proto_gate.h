@@ -1,151 +1,123 @@
 // proto_gate.h — measurement-only prototype of a cheaper udrm::Gate fast path (bench only).
 //
-// Same protocol as framework/include/udrm/core/gate.h (per-thread padded counters, writer-side
-// membarrier, chunked slots, overflow counter, sleep-until-drained unplug), with three changes
-// to the generated code of enter()/exit(), each one measured in bench_gate / gate_icount:
+// Same protocol and the same globals as framework/include/udrm/core/gate.h (per-thread padded
+// counters picked by detail::tls_gate_tid, writer-side membarrier, one load of detail::g_slow
+// on enter, chunked slots + shared overflow counter, exit = one release store, unplug polls
+// with backoff), with two changes to the generated code of the inlined enter()/exit():
 //
-//  1. The thread index is `constinit` thread_local: without it g++ calls through the C++
-//     thread_local wrapper (load of the weak TLS-init symbol from the GOT, test, branch on every
-//     enter()); with it the access is a single %fs-relative load.
-//  2. Slow mode (no membarrier) is encoded in the thread index (bit 31), so enter() makes no
-//     separate load of the global slow flag: the bounds check that already exists rejects it.
-//  3. The guard carries its exit mode as bit 0 of the slot pointer (overflow slot or slow mode),
-//     so exit() neither re-reads the global flag nor compares against &overflow_.
+//  A. The out-of-line slow path returns the (tagged) slot pointer, a scalar in a register,
+//     instead of an EnterGuard. A class with a non-trivial destructor is returned through
+//     memory, and g++ 12 then keeps the fast path's guard in that stack slot too: two stores,
+//     two reloads and a re-test of the slot pointer on every pair (in bench_gate the two
+//     pointers are even packed through an xmm register first).
+//  B. The guard carries its exit mode as bit 0 of the slot pointer, decided at enter (slow
+//     mode, simulated executor or overflow slot => exit_slow), so exit() is "test bit; release
+//     store" instead of re-loading g_slow and comparing the slot against &overflow_.
 //
-// Not a drop-in: no scheduling points or simulated-executor support (tls_sim), which the real
-// gate needs; the point is the fast path's code.
+// udrm_proto::Gate has A+B, udrm_proto::GateGuardViaMemory has B only (isolates A).
+// Not a drop-in: no scheduling points or simulated-executor bookkeeping (tls_sim), which the
+// real gate needs on its slow paths; the point is the fast path's code.
 #pragma once
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <cstdint>
-#include <mutex>
-#include <vector>
+#include <thread>
+
+#include "udrm/base/point.h"
+#include "udrm/core/gate.h"
 
 namespace udrm_proto {
 
-class Gate;
+template <bool kScalarSlow>
+class BasicGate;
 
 namespace detail {
-constexpr uint32_t kSlowBit = 0x80000000u;
-// 1-based dense thread index; bit 31 set in slow mode (forces enter() onto the slow path).
-inline thread_local constinit uint32_t tls_tid __attribute__((tls_model("initial-exec"))) = 0;
-inline constinit bool g_slow = false;
-inline constinit bool g_have_membarrier = false;
-
-inline void init_barrier_mode() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    long cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-    g_have_membarrier =
-        cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
-        syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-    g_slow = !g_have_membarrier;
-  });
-}
-
-struct TidState {
-  std::mutex mu;
-  std::vector<uint32_t> free;
-  uint32_t next = 1;
-};
-inline TidState& tid_state() {
-  static TidState* s = new TidState;  // immortal: used from TLS destructors
-  return *s;
-}
-struct TidReleaser {
-  ~TidReleaser() {
-    if (tls_tid == 0) return;
-    std::lock_guard<std::mutex> l(tid_state().mu);
-    tid_state().free.push_back(tls_tid & ~kSlowBit);
-    tls_tid = 0;
-  }
-};
-inline thread_local TidReleaser tls_tid_releaser;
-
-/// Returns the 1-based index (without the slow bit).
-inline uint32_t assign_tid() {
-  if (tls_tid) return tls_tid & ~kSlowBit;
-  (void)&tls_tid_releaser;
-  TidState& s = tid_state();
-  std::lock_guard<std::mutex> l(s.mu);
-  uint32_t t;
-  if (!s.free.empty()) {
-    t = s.free.back();
-    s.free.pop_back();
-  } else {
-    t = s.next++;
-  }
-  tls_tid = t | (g_slow ? kSlowBit : 0);
-  return t;
+// Let udrm decide the barrier mode (sets kSlowFence in udrm::detail::g_slow and registers for
+// membarrier), so the prototype and the real gate run in the same mode.
+inline bool have_membarrier() {
+  static const bool have = [] {
+    udrm::Gate g("proto-init");
+    return (udrm::detail::g_slow.load() & udrm::detail::kSlowFence) == 0;
+  }();
+  return have;
 }
 
 inline void heavy_barrier() {
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (g_have_membarrier) syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+  if (have_membarrier()) syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
   std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 }  // namespace detail
 
-class [[nodiscard]] EnterGuard {
+template <class G>
+class [[nodiscard]] BasicEnterGuard {
  public:
-  EnterGuard() noexcept = default;
-  EnterGuard(const EnterGuard&) = delete;
-  EnterGuard& operator=(const EnterGuard&) = delete;
-  inline ~EnterGuard();
+  BasicEnterGuard() noexcept = default;
+  BasicEnterGuard(const BasicEnterGuard&) = delete;
+  BasicEnterGuard& operator=(const BasicEnterGuard&) = delete;
+  ~BasicEnterGuard() {
+    if (slot_) gate_->exit(slot_);
+  }
   explicit operator bool() const noexcept { return slot_ != 0; }
-  Gate* gate() const noexcept { return gate_; }
+  G* gate() const noexcept { return gate_; }
 
  private:
-  friend class Gate;
-  EnterGuard(Gate* g, uintptr_t s) noexcept : gate_(g), slot_(s) {}
-  Gate* gate_ = nullptr;
-  uintptr_t slot_ = 0;  // std::atomic<long>*, bit 0: exit with a full barrier (slow mode/overflow)
+  friend G;
+  BasicEnterGuard(G* g, uintptr_t s) noexcept : gate_(g), slot_(s) {}
+  G* gate_ = nullptr;
+  uintptr_t slot_ = 0;  // std::atomic<long>*; bit 0: leave through exit_slow()
 };
 
-class Gate {
+template <bool kScalarSlow>
+class BasicGate {
  public:
-  explicit Gate(const char* = "gate") { detail::init_barrier_mode(); }
-  ~Gate() {
+  using EnterGuard = BasicEnterGuard<BasicGate>;
+  explicit BasicGate(const char* = "gate") { (void)detail::have_membarrier(); }
+  ~BasicGate() {
     for (auto& c : chunks_) delete[] c.load(std::memory_order_relaxed);
   }
-  Gate(const Gate&) = delete;
-  Gate& operator=(const Gate&) = delete;
+  BasicGate(const BasicGate&) = delete;
+  BasicGate& operator=(const BasicGate&) = delete;
 
   EnterGuard enter() noexcept {
-    const uint32_t tid = detail::tls_tid - 1;  // 0 (unassigned) and slow-mode ids fail the check
-    Slot* c;
-    if (__builtin_expect(tid >= kSlotsPerChunk * kChunks, 0) ||
-        __builtin_expect((c = chunks_[tid / kSlotsPerChunk].load(std::memory_order_acquire)) ==
-                             nullptr,
-                         0))
-      return EnterGuard(this, enter_slow());
-    std::atomic<long>* s = &c[tid % kSlotsPerChunk].count;
+    std::atomic<long>* s = slot();
+    if (__builtin_expect(s == nullptr || udrm::detail::g_slow.load(std::memory_order_relaxed) != 0, 0)) {
+      if constexpr (kScalarSlow) {
+        return EnterGuard(this, enter_slow(s));
+      } else {
+        return enter_slow_guard(s);
+      }
+    }
     s->store(s->load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     std::atomic_signal_fence(std::memory_order_seq_cst);  // unplug() supplies the hardware barrier
     if (__builtin_expect(unplugged_.load(std::memory_order_relaxed), 0)) {
-      exit_fast(s);
+      s->store(s->load(std::memory_order_relaxed) - 1, std::memory_order_release);
       return EnterGuard();
     }
     return EnterGuard(this, reinterpret_cast<uintptr_t>(s));
   }
 
   void unplug() {
-    waiters_.fetch_add(1, std::memory_order_seq_cst);
     unplugged_.store(true, std::memory_order_seq_cst);
     detail::heavy_barrier();
-    if (readers() != 0) {
-      for (int i = 0; i < 2000; ++i) {
-        if (readers() == 0) break;
-        __builtin_ia32_pause();
-      }
-      std::unique_lock<std::mutex> l(m_);
-      cv_.wait(l, [this] { return readers() == 0; });
+    for (int i = 0; i < 4000; ++i) {
+      if (readers() == 0) return;
+      __builtin_ia32_pause();
     }
-    waiters_.fetch_sub(1, std::memory_order_seq_cst);
+    for (int i = 0; i < 64; ++i) {
+      if (readers() == 0) return;
+      std::this_thread::yield();
+    }
+    auto backoff = std::chrono::microseconds(5);
+    while (readers() != 0) {
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::microseconds(1000));
+    }
   }
   bool is_unplugged() const noexcept { return unplugged_.load(std::memory_order_acquire); }
 
@@ -160,87 +132,79 @@ class Gate {
   }
 
  private:
-  friend class EnterGuard;
+  friend EnterGuard;
   static constexpr uint32_t kSlotsPerChunk = 16;
   static constexpr uint32_t kChunks = 8;
   struct alignas(64) Slot {
     std::atomic<long> count{0};
   };
 
-  void exit_fast(std::atomic<long>* s) noexcept {
-    s->store(s->load(std::memory_order_relaxed) - 1, std::memory_order_release);
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    if (__builtin_expect(unplugged_.load(std::memory_order_relaxed), 0)) exit_slow();
+  std::atomic<long>* slot() noexcept {
+    uint32_t tid = udrm::detail::tls_gate_tid - 1;  // 0 (unassigned) wraps to UINT32_MAX
+    if (__builtin_expect(tid >= kSlotsPerChunk * kChunks, 0)) return nullptr;
+    Slot* c = chunks_[tid / kSlotsPerChunk].load(std::memory_order_acquire);
+    if (__builtin_expect(c == nullptr, 0)) return nullptr;
+    return &c[tid % kSlotsPerChunk].count;
   }
   void exit(uintptr_t s) noexcept {
-    if (__builtin_expect(s & 1, 0)) return exit_tagged(s);
-    exit_fast(reinterpret_cast<std::atomic<long>*>(s));
+    if (__builtin_expect(s & 1, 0)) return exit_slow(s);
+    auto* p = reinterpret_cast<std::atomic<long>*>(s);
+    p->store(p->load(std::memory_order_relaxed) - 1, std::memory_order_release);
   }
-  __attribute__((noinline)) void exit_tagged(uintptr_t s) noexcept {
+  __attribute__((noinline)) void exit_slow(uintptr_t s) noexcept {
     auto* p = reinterpret_cast<std::atomic<long>*>(s & ~uintptr_t{1});
     if (p == &overflow_.count) {
       p->fetch_sub(1, std::memory_order_seq_cst);
     } else {
       p->store(p->load(std::memory_order_relaxed) - 1, std::memory_order_release);
-      std::atomic_thread_fence(std::memory_order_seq_cst);
     }
-    if (unplugged_.load(std::memory_order_relaxed)) exit_slow();
+    // (the real gate: simulated-executor bookkeeping and wake-up here)
   }
-  // Returns the tagged slot, or 0 if unplugged. Returning a scalar (not an EnterGuard, which
-  // is returned through memory) lets the inlined enter() keep the guard in registers.
-  __attribute__((noinline)) uintptr_t enter_slow() noexcept {
-    const uint32_t tid = detail::assign_tid() - 1;
-    std::atomic<long>* s;
-    if (tid < kSlotsPerChunk * kChunks) {
-      auto& chunk = chunks_[tid / kSlotsPerChunk];
-      Slot* c = chunk.load(std::memory_order_acquire);
-      if (!c) {
-        Slot* fresh = new Slot[kSlotsPerChunk];
-        if (chunk.compare_exchange_strong(c, fresh, std::memory_order_acq_rel)) {
-          c = fresh;
-        } else {
-          delete[] fresh;
+  // Returns the tagged slot, or 0 if unplugged. Every section entered here leaves through
+  // exit_slow (bit 0), as the real gate's exit() would for these cases.
+  __attribute__((noinline)) uintptr_t enter_slow(std::atomic<long>* s) noexcept {
+    if (s == nullptr) {
+      const uint32_t tid = udrm::detail::gate_assign_tid() - 1;
+      if (tid < kSlotsPerChunk * kChunks) {
+        auto& chunk = chunks_[tid / kSlotsPerChunk];
+        Slot* c = chunk.load(std::memory_order_acquire);
+        if (!c) {
+          Slot* fresh = new Slot[kSlotsPerChunk];
+          if (chunk.compare_exchange_strong(c, fresh, std::memory_order_acq_rel)) {
+            c = fresh;
+          } else {
+            delete[] fresh;
+          }
         }
+        s = &c[tid % kSlotsPerChunk].count;
+      } else {
+        s = &overflow_.count;
       }
-      s = &c[tid % kSlotsPerChunk].count;
-    } else {
-      s = &overflow_.count;
     }
-    const bool tagged = detail::g_slow || s == &overflow_.count;
     if (s == &overflow_.count) {
       s->fetch_add(1, std::memory_order_seq_cst);
     } else {
       s->store(s->load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-      if (detail::g_slow) {
-        std::atomic_thread_fence(std::memory_order_seq_cst);
-      } else {
-        std::atomic_signal_fence(std::memory_order_seq_cst);
-      }
+      std::atomic_thread_fence(std::memory_order_seq_cst);
     }
-    const uintptr_t tag = reinterpret_cast<uintptr_t>(s) | (tagged ? 1 : 0);
+    const bool slow = udrm::detail::g_slow.load(std::memory_order_relaxed) != 0 || s == &overflow_.count;
+    const uintptr_t tagged = reinterpret_cast<uintptr_t>(s) | (slow ? 1 : 0);
     if (unplugged_.load(std::memory_order_seq_cst)) {
-      exit(tag);
+      exit(tagged);
       return 0;
     }
-    return tag;
+    return tagged;
   }
-  __attribute__((noinline)) void exit_slow() noexcept {
-    if (unplugged_.load(std::memory_order_acquire) && waiters_.load(std::memory_order_acquire)) {
-      { std::lock_guard<std::mutex> l(m_); }
-      cv_.notify_all();
-    }
+  __attribute__((noinline)) EnterGuard enter_slow_guard(std::atomic<long>* s) noexcept {
+    return EnterGuard(this, enter_slow(s));
   }
 
   std::atomic<bool> unplugged_{false};
   std::atomic<Slot*> chunks_[kChunks] = {};
   Slot overflow_;
-  std::atomic<int> waiters_{0};
-  std::mutex m_;
-  std::condition_variable cv_;
 };
 
-inline EnterGuard::~EnterGuard() {
-  if (slot_) gate_->exit(slot_);
-}
+using Gate = BasicGate<true>;                 // the proposal: A + B
+using GateGuardViaMemory = BasicGate<false>;  // B only
 
 }  // namespace udrm_proto

@@ -91,7 +91,7 @@ Gate::~Gate() {
   for (auto& c : chunks_) delete[] c.load(std::memory_order_relaxed);
 }
 
-EnterGuard Gate::enter_slow(std::atomic<long>* s) noexcept {
+uintptr_t Gate::enter_slow(std::atomic<long>* s) noexcept {
   UDRM_POINT("gate.enter");
   if (s == nullptr) {
     uint32_t tid = detail::gate_assign_tid() - 1;
@@ -117,15 +117,17 @@ EnterGuard Gate::enter_slow(std::atomic<long>* s) noexcept {
     s->store(s->load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
   }
+  const uintptr_t tagged = reinterpret_cast<uintptr_t>(s) | 1u;
   if (unplugged_.load(std::memory_order_seq_cst)) {
-    exit(s);
-    return EnterGuard();
+    exit_slow(tagged);
+    return 0;
   }
   if (detail::tls_sim) detail::tls_sim_sections.emplace_back(detail::current_execution_id(), this);
-  return EnterGuard(this, s);
+  return tagged;
 }
 
-void Gate::exit_slow(std::atomic<long>* s) noexcept {
+void Gate::exit_slow(uintptr_t tagged) noexcept {
+  auto* s = reinterpret_cast<std::atomic<long>*>(tagged & ~uintptr_t{1});
   if (s == &overflow_.count) {
     s->fetch_sub(1, std::memory_order_seq_cst);
   } else {

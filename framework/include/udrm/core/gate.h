@@ -50,15 +50,15 @@ class [[nodiscard]] EnterGuard {
   EnterGuard(const EnterGuard&) = delete;
   EnterGuard& operator=(const EnterGuard&) = delete;
   inline ~EnterGuard();
-  explicit operator bool() const noexcept { return slot_ != nullptr; }
+  explicit operator bool() const noexcept { return slot_ != 0; }
   /// The gate this guard holds open (nullptr if entering failed).
-  Gate* gate() const noexcept { return gate_; }
+  Gate* gate() const noexcept { return slot_ ? gate_ : nullptr; }
 
  private:
   friend class Gate;
-  EnterGuard(Gate* g, std::atomic<long>* s) noexcept : gate_(g), slot_(s) {}
+  EnterGuard(Gate* g, uintptr_t s) noexcept : gate_(g), slot_(s) {}
   Gate* gate_ = nullptr;
-  std::atomic<long>* slot_ = nullptr;
+  uintptr_t slot_ = 0;  // the reader's counter (std::atomic<long>*); bit 0: leave via exit_slow
 };
 
 class Gate {
@@ -69,16 +69,20 @@ class Gate {
   Gate& operator=(const Gate&) = delete;
 
   /// drm_dev_enter: open a read section, or return an empty guard if unplugged.
+  /// (The guard is built here, inline, from a plain pointer so it stays in registers; a section
+  /// entered on a slow path carries bit 0 and leaves through exit_slow. The exit path is thus
+  /// fixed at enter: a section must not straddle the start of a simulated executor.)
   EnterGuard enter() noexcept {
     std::atomic<long>* s = slot();
-    if (__builtin_expect(s == nullptr || detail::g_slow.load(std::memory_order_relaxed) != 0, 0)) return enter_slow(s);
+    if (__builtin_expect(s == nullptr || detail::g_slow.load(std::memory_order_relaxed) != 0, 0))
+      return EnterGuard(this, enter_slow(s));
     s->store(s->load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     std::atomic_signal_fence(std::memory_order_seq_cst);  // unplug() supplies the hardware barrier
     if (__builtin_expect(unplugged_.load(std::memory_order_relaxed), 0)) {
-      exit(s);
+      s->store(s->load(std::memory_order_relaxed) - 1, std::memory_order_release);
       return EnterGuard();
     }
-    return EnterGuard(this, s);
+    return EnterGuard(this, reinterpret_cast<uintptr_t>(s));
   }
 
   /// drm_dev_unplug's first half: close the gate, wait for every reader. Idempotent; every
@@ -109,13 +113,14 @@ class Gate {
     return &c[tid % kSlotsPerChunk].count;
   }
   // The last touch of the gate by this reader.
-  void exit(std::atomic<long>* s) noexcept {
-    if (__builtin_expect(detail::g_slow.load(std::memory_order_relaxed) != 0 || s == &overflow_.count, 0))
-      return exit_slow(s);
-    s->store(s->load(std::memory_order_relaxed) - 1, std::memory_order_release);
+  void exit(uintptr_t s) noexcept {
+    if (__builtin_expect(s & 1, 0)) return exit_slow(s);
+    auto* p = reinterpret_cast<std::atomic<long>*>(s);
+    p->store(p->load(std::memory_order_relaxed) - 1, std::memory_order_release);
   }
-  EnterGuard enter_slow(std::atomic<long>* s) noexcept;
-  void exit_slow(std::atomic<long>* s) noexcept;
+  /// Returns the tagged slot (bit 0 set), or 0 if unplugged.
+  uintptr_t enter_slow(std::atomic<long>* s) noexcept;
+  void exit_slow(uintptr_t s) noexcept;
   void wait_readers(long own);
   long own_sections() const noexcept;
 
