@@ -7,8 +7,6 @@
 //    the reported time x threads is the per-thread cost of one pair; the `per_thread_ns` counter
 //    reports exactly that (Counter: iterations, kIsRate|kAvgThreads|kInvert; the console
 //    prints it with an "s" suffix, the value is in ns).
-//  * Also measured: bench/proto_gate.h, a prototype of a cheaper gate fast path (same protocol),
-//    with both of its changes (BM_ProtoGate_*) and with change B only (BM_ProtoGateMem_*).
 //  * main() creates and joins a thread before anything is measured: until a process has had a
 //    second thread, glibc/libstdc++ skip atomics (shared_ptr, some mutex paths).
 //  * Unplug latency: fixed iteration count, manual timing of unplug() alone with steady_clock,
@@ -36,7 +34,6 @@
 #include <thread>
 #include <vector>
 
-#include "proto_gate.h"  // measurement-only prototype of a cheaper fast path
 #include "udrm/core/gate.h"
 
 namespace {
@@ -63,33 +60,6 @@ udrm::Gate& shared_gate() {
 
 void BM_Gate_EnterExit(benchmark::State& st) {
   udrm::Gate& gate = shared_gate();
-  for (auto _ : st) {
-    if (auto g = gate.enter()) benchmark::DoNotOptimize(g.gate());
-  }
-  set_per_thread_ns(st);
-}
-
-// The prototype in bench/proto_gate.h (same protocol, cheaper generated code): measured next to
-// the real gate so the suggested change has an in-run ratio.
-udrm_proto::Gate& proto_gate() {
-  static udrm_proto::Gate* g = new udrm_proto::Gate("bench-proto");
-  return *g;
-}
-void BM_ProtoGate_EnterExit(benchmark::State& st) {
-  udrm_proto::Gate& gate = proto_gate();
-  for (auto _ : st) {
-    if (auto g = gate.enter()) benchmark::DoNotOptimize(g.gate());
-  }
-  set_per_thread_ns(st);
-}
-// The prototype with change B only (its slow path returns the guard through memory, like the
-// current gate): isolates change A, the guard's stack round trip.
-udrm_proto::GateGuardViaMemory& proto_gate_mem() {
-  static auto* g = new udrm_proto::GateGuardViaMemory("bench-proto-mem");
-  return *g;
-}
-void BM_ProtoGateMem_EnterExit(benchmark::State& st) {
-  udrm_proto::GateGuardViaMemory& gate = proto_gate_mem();
   for (auto _ : st) {
     if (auto g = gate.enter()) benchmark::DoNotOptimize(g.gate());
   }
@@ -139,8 +109,6 @@ void BM_BareFlagCheck(benchmark::State& st) {
 UDRM_PAIR_BENCH(BM_BareFlagCheck);
 UDRM_PAIR_BENCH(BM_Urcu_ReadLock);
 UDRM_PAIR_BENCH(BM_Gate_EnterExit);
-UDRM_PAIR_BENCH(BM_ProtoGate_EnterExit);
-UDRM_PAIR_BENCH(BM_ProtoGateMem_EnterExit);
 UDRM_PAIR_BENCH(BM_SharedAtomicCounter);
 UDRM_PAIR_BENCH(BM_SharedMutex_LockShared);
 

@@ -1,16 +1,12 @@
 // gate_icount — runs N udrm::Gate enter/exit pairs (N = argv[1]); nothing else scales with N.
-// `gate_icount N proto|protomem` runs the bench/proto_gate.h prototype (udrm_proto::Gate /
-// udrm_proto::GateGuardViaMemory) instead, for comparison only.
 //
 // tools/perf/gate_icount.sh runs it under callgrind with N and 2N and reports
 // (Ir(2N) - Ir(N)) / N: the exact instruction count of one inlined guard pair plus the loop
 // overhead (increment, compare, branch). Deliberately not named bench_*.cpp (not a benchmark).
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <thread>
 
-#include "proto_gate.h"
 #include "udrm/core/gate.h"
 
 template <class GateT>
@@ -28,18 +24,13 @@ long run_pairs(long n) {
 }
 
 int main(int argc, char** argv) {
-  const char* mode = argc == 3 ? argv[2] : "gate";
-  if (argc < 2 || argc > 3 ||
-      (std::strcmp(mode, "gate") != 0 && std::strcmp(mode, "proto") != 0 &&
-       std::strcmp(mode, "protomem") != 0)) {
-    std::fprintf(stderr, "usage: %s N [gate|proto|protomem]\n", argv[0]);
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s N\n", argv[0]);
     return 2;
   }
   const long n = std::strtol(argv[1], nullptr, 10);
   std::thread([] {}).join();  // same process state as the benchmark (multi-threaded)
-  const long entered = std::strcmp(mode, "proto") == 0      ? run_pairs<udrm_proto::Gate>(n)
-                       : std::strcmp(mode, "protomem") == 0 ? run_pairs<udrm_proto::GateGuardViaMemory>(n)
-                                                            : run_pairs<udrm::Gate>(n);
+  const long entered = run_pairs<udrm::Gate>(n);
   // The script counts the membarrier fast path; in the fence fallback it skips the check.
   std::printf("%ld pairs entered, mode: %s\n", entered,
               (udrm::detail::g_slow.load() & udrm::detail::kSlowFence) ? "fence-fallback"

@@ -8,7 +8,7 @@
 # (exit 1) when the count exceeds GATE_ICOUNT_MAX.
 #
 # Threshold: measured with g++ 12.2 (x86-64, valgrind 3.19) on the gate with the guard built
-# inline and the exit path tagged at enter (the bench/proto_gate.h "A+B" design, adopted):
+# inline and the exit path tagged at enter:
 # 32 instructions/pair at -O2 -g (RelWithDebInfo), 4 of them the loop's own. The default limit
 # 35 leaves 3 instructions for codegen drift (compiler upgrade, a reordered member) and fails
 # on every regression measured the same way: the previous gate (guard returned through memory,

@@ -147,8 +147,7 @@ print("Median of 5 repetitions (random interleaving). Per-thread cost of one pai
 print()
 print("| benchmark | 1 thread (ns) | 2 threads, per thread (ns) | 2T/1T | cv 1T / 2T | CPU share 1T / 2T |")
 print("|---|---:|---:|---:|---:|---:|")
-fns = ["BM_BareFlagCheck", "BM_Urcu_ReadLock", "BM_Gate_EnterExit", "BM_ProtoGate_EnterExit",
-       "BM_ProtoGateMem_EnterExit",
+fns = ["BM_BareFlagCheck", "BM_Urcu_ReadLock", "BM_Gate_EnterExit",
        "BM_SharedAtomicCounter", "BM_SharedMutex_LockShared"]
 t = {}
 for fn in fns:
@@ -173,8 +172,6 @@ def ratio(a, b):
 g1, g2 = t.get("BM_Gate_EnterExit", (None, None))
 u1, u2 = t.get("BM_Urcu_ReadLock", (None, None))
 m1, m2 = t.get("BM_SharedMutex_LockShared", (None, None))
-p1, p2 = t.get("BM_ProtoGate_EnterExit", (None, None))
-q1, q2 = t.get("BM_ProtoGateMem_EnterExit", (None, None))
 rows = [
     ("gate / urcu (1 thread)", ratio(g1, u1), "<= 1.5", lambda r: r <= 1.5),
     ("gate / urcu (2 threads, per thread)", ratio(g2, u2), "<= 1.5", lambda r: r <= 1.5),
@@ -188,17 +185,6 @@ rows += [
     ("gate 2T/1T / bare-flag 2T/1T", ratio(ratio(g2, g1), ratio(b2, b1)), "(info)", None),
     ("urcu 2T/1T / bare-flag 2T/1T", ratio(ratio(u2, u1), ratio(b2, b1)), "(info)", None),
 ]
-if p1 is not None:
-    rows += [
-        ("prototype A+B / urcu (1 thread)", ratio(p1, u1), "(info)", None),
-        ("prototype A+B / gate (1 thread)", ratio(p1, g1), "(info)", None),
-        ("prototype A+B / gate (2 threads)", ratio(p2, g2), "(info)", None),
-    ]
-if q1 is not None:
-    rows += [
-        ("prototype B only / gate (1 thread)", ratio(q1, g1), "(info)", None),
-        ("prototype B only / gate (2 threads)", ratio(q2, g2), "(info)", None),
-    ]
 print()
 print("| ratio | value | target | |")
 print("|---|---:|---:|---|")
