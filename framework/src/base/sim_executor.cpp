@@ -132,7 +132,7 @@ void SimExecutor::post(Task t, const char* name) { make_ready(spawn(std::move(t)
 TimerId SimExecutor::post_at(TimePoint when, Task t, const char* name) {
   TimerId id = next_timer_++;
   if (when < now_) when = now_;
-  timers_.emplace(std::make_pair(when, id), TimerEntry{id, std::move(t), name, nullptr, 0});
+  timers_.emplace(std::make_pair(when, id), TimerEntry{id, std::move(t), name, nullptr});
   timer_index_.emplace(id, when);
   return id;
 }
@@ -311,7 +311,7 @@ bool SimExecutor::block(detail::SimWaitList& list, const char* what, const TimeP
   if (deadline) {
     TimerId id = next_timer_++;
     TimePoint when = std::max(*deadline, now_);
-    timers_.emplace(std::make_pair(when, id), TimerEntry{id, Task(), what, t, 0});
+    timers_.emplace(std::make_pair(when, id), TimerEntry{id, Task(), what, t});
     timer_index_.emplace(id, when);
     t->wake_timer_ = id;
   }
@@ -379,7 +379,7 @@ std::string SimExecutor::describe_blocked() const {
 }
 
 SimExecutor::Result SimExecutor::run(Task main, const char* name) {
-  prev_tls_ = detail::tls_sim;
+  detail::SimHooks* const prev_tls = detail::tls_sim;
   SimExecutor* prev_running = tls_running;
   detail::tls_sim = this;
   tls_running = this;
@@ -420,7 +420,7 @@ SimExecutor::Result SimExecutor::run(Task main, const char* name) {
     resume(next);
   }
   result_.steps = steps_;
-  detail::tls_sim = prev_tls_;
+  detail::tls_sim = prev_tls;
   tls_running = prev_running;
   return result_;
 }

@@ -212,13 +212,11 @@ int Bus::probe_device(Device& dev, Driver& drv) {
   for (;;) {
     if (!try_module_get(drv.owner())) return -ENODEV;  // the driver's module is going away
     dev.driver_ = &drv;
-    dev.probing_ = true;
     {
       ModuleScope scope(drv.owner());
       Bound bound(dev);
       ret = drv.probe(dev, bound);
     }
-    dev.probing_ = false;
     module_put(drv.owner());
     if (ret) break;
     dev.bound_ = true;

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "udrm/base/context.h"
 #include "udrm/base/executor.h"
 #include "udrm/base/sim_hooks.h"
 
@@ -56,7 +57,7 @@ class SimTask {
   const char* waiting_on_ = nullptr;
   bool timed_out_ = false;
   int saved_atomic_depth_ = 0;
-  void* saved_task_local_[4] = {};
+  void* saved_task_local_[detail::kTaskLocalSlots] = {};
   Task fn_;
   detail::SimWaiter* waiter_ = nullptr;
   TimerId wake_timer_ = 0;
@@ -126,7 +127,6 @@ class SimExecutor final : public Executor, private detail::SimHooks {
     Task fn;               // callback timer
     const char* name;
     SimTask* wake_task;    // or: a blocked task's deadline
-    uint64_t wake_epoch;
   };
 
   // SimHooks
@@ -172,7 +172,6 @@ class SimExecutor final : public Executor, private detail::SimHooks {
   const void* sched_stack_bottom_ = nullptr;
   std::size_t sched_stack_size_ = 0;
   void* sched_tsan_fiber_ = nullptr;
-  detail::SimHooks* prev_tls_ = nullptr;
 };
 
 }  // namespace udrm

@@ -95,7 +95,6 @@ class Device : public RefCounted<Device> {
   bool bound_ = false;
   bool registered_ = false;
   bool deferred_ = false;
-  bool probing_ = false;
   void* drvdata_ = nullptr;
   Mutex lock_{"device_lock"};
   DevresHead devres_{*this};
