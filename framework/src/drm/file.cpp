@@ -6,13 +6,14 @@
 
 namespace udrm {
 
-int DrmFile::open(DrmDevice& dev, Ref<DrmFile>* out) {
+int DrmFile::open(DrmDevice& dev, Ref<DrmFile>* out, MinorType type) {
   UDRM_POINT("drm.open");
   if (dev.is_unplugged() || !dev.is_registered()) return -ENODEV;
   if (!try_module_get(dev.owner())) return -ENODEV;
   auto f = adopt_ref(new DrmFile());
   f->dev_ = &dev;
   f->module_ = dev.owner();
+  f->type_ = type;
   // Raced with unplug: the reference we took keeps the object, but the file must not open.
   if (dev.is_unplugged()) {
     f->close();

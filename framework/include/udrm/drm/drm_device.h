@@ -19,9 +19,11 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <boost/intrusive/list.hpp>
 
+#include "udrm/base/mutex.h"
 #include "udrm/base/refcount.h"
 #include "udrm/base/spinlock.h"
 #include "udrm/core/device.h"
@@ -32,16 +34,32 @@ namespace udrm {
 
 class Module;
 class World;
+class ModeConfig;
+struct VblankSet;
 
 /// struct drm_driver: what the driver is (static description and hooks).
+/// drm_driver.driver_features bits (DRIVER_*).
+enum DriverFeature : uint32_t {
+  DRIVER_GEM = 1u << 0,
+  DRIVER_MODESET = 1u << 1,
+  DRIVER_RENDER = 1u << 3,
+  DRIVER_ATOMIC = 1u << 4,
+};
+
+class DrmFile;
+
 struct DrmDriver {
   const char* name = "udrm";
   const char* desc = "";
   const char* date = "20260101";
   int major = 1, minor = 0, patchlevel = 0;
-  uint32_t features = 0;
+  uint32_t features = 0;  // DriverFeature bits
   /// Called at the final put, before drmm actions (struct drm_driver.release).
   void (*release)(DrmDevice& dev) = nullptr;
+  /// drm_driver.open / postclose / lastclose. Process context; open may fail (-errno).
+  int (*open)(DrmDevice& dev, DrmFile& file) = nullptr;
+  void (*postclose)(DrmDevice& dev, DrmFile& file) = nullptr;
+  void (*lastclose)(DrmDevice& dev) = nullptr;
 };
 
 namespace detail {
@@ -82,6 +100,22 @@ class DrmDevice : public RefCounted<DrmDevice> {
   /// drm_dev_unregister: unpublish (open files keep working unless the device is unplugged).
   void unregister_device();
   bool is_registered() const noexcept { return registered_.load(std::memory_order_acquire); }
+
+  bool has_feature(uint32_t f) const noexcept { return driver_ && (driver_->features & f) == f; }
+
+  /// KMS and file state (owned by the layers that create them; freed by drmm or at the final
+  /// put). See kms/mode_config.h, kms/vblank.h, drm/minor.h, drm/file.h.
+  class ModeConfig* mode_config = nullptr;
+  struct VblankSet* vblank = nullptr;
+  int minor_primary = -1, minor_render = -1;
+  /// event_lock: protects every file's event lists and every CRTC state's event hand-off.
+  SpinLock event_lock;
+  /// filelist (drm_device.filelist) under filelist_mutex; open_count for lastclose.
+  Mutex filelist_mutex{"drm.filelist"};
+  std::vector<DrmFile*> filelist;
+  int open_count = 0;
+  /// The current master file (the first opener becomes master), under filelist_mutex.
+  DrmFile* master = nullptr;
 
   /// Names of drmm nodes, oldest first (diagnostics, tests).
   std::vector<std::string> drmm_names() const;

@@ -1,38 +1,58 @@
 // udrm/drm/file.h — struct drm_file: an open file handle on a DRM device.
 //
 // An open file holds a reference to the DrmDevice (so the object and all drmm state outlive
-// an unbind while the file is open) and pins the driver's module. After unplug the file turns
-// inert: every call on it fails with -ENODEV, close() still works and may perform the final
-// release. (The ioctl table, events and mmap arrive with the KMS core.)
+// an unbind while the file is open) and pins the driver's module. It carries the client's
+// capabilities (UNIVERSAL_PLANES, ATOMIC, ...), master status, its GEM handles, framebuffers
+// and user blobs, and its event queue: a 4096-byte budget (event_space) reserved at ioctl time,
+// whole-event reads, and readiness mirrored on a real pollable file descriptor (an eventfd that
+// is readable exactly while events are queued) for poll()/select()/epoll.
 //
-// close() may race with call()s in flight on other tasks (userspace closing an fd while another
-// thread is in an ioctl on it): as with the VFS's last fput, the release (dropping the device
-// reference, possibly the final put, and the module pin) then happens when the last of those
-// calls returns, never under a running call. close() itself returns at once.
+// After unplug the file turns inert for ioctls and mmap (-ENODEV) while read() of queued events
+// and poll() keep working (no POLLHUP, ever) and close() always succeeds and may perform the
+// final release (kernel-semantics §3.3–3.5, kernel-observed.md).
+//
+// close() may race with calls in flight on other tasks (userspace closing an fd while another
+// thread is in an ioctl on it): as with the VFS's last fput, the release (framebuffers taken
+// off the screen, handles closed, device reference dropped — possibly the final put — and the
+// module pin) happens when the last of those calls returns, or the last mapping goes, never
+// under a running call. close() itself returns at once.
 //
 // Lifetime: from open() to close(); the Ref<DrmFile> handle may outlive close() (inert).
-// Context: process context; callable after unplug.
+// Context: process context; callable after unplug. read() with block=true may sleep forever
+// if nothing is ever sent (the kernel's behaviour).
 #pragma once
 #include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+
+#include <boost/intrusive/list.hpp>
 
 #include "udrm/base/mutex.h"
 #include "udrm/base/refcount.h"
+#include "udrm/base/waitqueue.h"
 #include "udrm/drm/drm_device.h"
+#include "udrm/drm/event.h"
+#include "udrm/drm/minor.h"
+#include "udrm/kms/gem.h"
 
 namespace udrm {
 
+class Framebuffer;
+class PropertyBlob;
+
 class DrmFile : public RefCounted<DrmFile> {
  public:
-  /// drm_open: -ENODEV if the device is unplugged or not registered, or its driver's module is
-  /// going away.
-  static int open(DrmDevice& dev, Ref<DrmFile>* out);
+  static constexpr int kEventSpace = 4096;
 
-  /// drm_release: drops the device reference (possibly the final put) — once no call() is in
-  /// flight on this file, else when the last of them returns. Always 0; a second close is
-  /// -EBADF.
+  /// drm_open on a device: -ENODEV if the device is unplugged or not registered, or its
+  /// driver's module is going away; the driver's open hook may fail it. type: the node opened.
+  static int open(DrmDevice& dev, Ref<DrmFile>* out, MinorType type = MinorType::primary);
+
+  /// drm_release. Always 0; a second close is -EBADF.
   int close();
 
-  /// Run f() inside the device's gate: returns f's int result, or -ENODEV after unplug,
+  /// Run f(dev) inside the device's gate: returns f's int result, or -ENODEV after unplug,
   /// -EBADF after close. The shape every ioctl takes.
   template <class F>
   int call(F&& f) {
@@ -43,9 +63,65 @@ class DrmFile : public RefCounted<DrmFile> {
     return -ENODEV;
   }
 
-  /// The device (nullptr after close).
+  /// drm_read: copies whole events only; returns bytes copied (possibly 0 when the first event
+  /// does not fit), -EAGAIN when empty and !block, -EFAULT only if nothing was copied, -EBADF
+  /// after close. No unplug check.
+  long read(void* buf, std::size_t len, bool block);
+  /// drm_poll: POLLIN|POLLRDNORM iff events are queued; never POLLHUP/POLLERR.
+  unsigned poll() const;
+  /// A real fd, readable (POLLIN) exactly while events are queued. Owned by the file; valid
+  /// until the file is released. Do not read it: read() above is the event read.
+  int poll_fd() const noexcept { return eventfd_; }
+  /// Bytes of budget left (event_space).
+  int event_space() const;
+
+  /// mmap of a GEM object by its fake offset (drm_gem_mmap): -ENODEV after unplug, -EINVAL for
+  /// an unknown offset or a length past the object, -EACCES... The mapping holds the object
+  /// and the file (the file's release waits for munmap, as a vma holds the struct file).
+  int mmap(uint64_t offset, std::size_t len, int prot, void** out);
+  int munmap(void* addr, std::size_t len);
+
+  /// GEM handles (drm_gem_handle_create / lookup / delete).
+  int gem_handle_create(GemObject& obj, uint32_t* handle);
+  Ref<GemObject> gem_lookup(uint32_t handle);
+  int gem_handle_delete(uint32_t handle);  // -EINVAL for an unknown handle
+
+  /// The device (nullptr after release).
   DrmDevice* device() const noexcept { return is_open() ? dev_.get() : nullptr; }
   bool is_open() const noexcept { return !closed_.load(std::memory_order_acquire); }
+  bool is_master() const noexcept;
+  MinorType minor_type() const noexcept { return type_; }
+
+  // Client caps (drm_file bits), set by SET_CLIENT_CAP.
+  bool universal_planes = false;
+  bool atomic = false;
+  bool stereo_allowed = false;
+  bool aspect_ratio_allowed = false;
+  bool writeback_connectors = false;
+
+  /// Framebuffers and user blobs owned by this file (fbs under fbs_lock, blobs under the
+  /// mode config's blob_lock) — released at close by fb_release / blob release.
+  Mutex fbs_lock{"drm_file.fbs"};
+  std::vector<Framebuffer*> fbs;
+  std::vector<PropertyBlob*> blobs;
+
+  /// Event lists, under dev.event_lock (drm/event.h implements the protocol).
+  using EventList = boost::intrusive::list<
+      PendingEvent, boost::intrusive::member_hook<PendingEvent, boost::intrusive::list_member_hook<>,
+                                                  &PendingEvent::link>>;
+  using PendingList = boost::intrusive::list<
+      PendingEvent, boost::intrusive::member_hook<PendingEvent, boost::intrusive::list_member_hook<>,
+                                                  &PendingEvent::pending_link>>;
+  EventList event_list;
+  PendingList pending_event_list;
+  int event_space_ = kEventSpace;
+  WaitQueue event_wait;
+  /// Called (under event_lock, any context) whenever an event is queued: transports (the
+  /// libdrm shim, udrm-run) hook here. Must not sleep.
+  void (*on_event)(DrmFile&, void* ctx) = nullptr;
+  void* on_event_ctx = nullptr;
+  /// Keep the eventfd in step with event_list (called under event_lock).
+  void update_readiness_locked();
 
   void kref_release() noexcept { delete this; }
 
@@ -53,8 +129,6 @@ class DrmFile : public RefCounted<DrmFile> {
   DrmFile() = default;
   ~DrmFile();
 
-  // active_: the open reference (dropped by close) plus one per call() in flight; the release
-  // runs when it reaches zero.
   struct ActiveRef {
     DrmFile* f;
     ~ActiveRef() { f->put_active(); }
@@ -74,8 +148,14 @@ class DrmFile : public RefCounted<DrmFile> {
 
   Ref<DrmDevice> dev_;
   Module* module_ = nullptr;
+  MinorType type_ = MinorType::primary;
   std::atomic<bool> closed_{false};
   std::atomic<long> active_{1};
+  int eventfd_ = -1;
+  bool readable_ = false;
+  Mutex handles_lock_{"drm_file.handles"};
+  std::map<uint32_t, Ref<GemObject>> handles_;
+  uint32_t next_handle_ = 1;
 };
 
 }  // namespace udrm

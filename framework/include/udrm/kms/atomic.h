@@ -1,0 +1,195 @@
+// udrm/kms/atomic.h — atomic modesetting state: per-object states, the update (AtomicState) and
+// commit tracking (struct drm_crtc_commit).
+//
+// Each CRTC, plane and connector has a current state (obj.state). An update duplicates the
+// states it touches into an AtomicState (atomic_get_*_state), edits the copies, is checked,
+// and is then swapped in (atomic_helper_swap_state): from then on the AtomicState holds the
+// *old* states until it is freed. Drivers subclass states (struct my_crtc_state : CrtcState)
+// and provide duplicate/destroy hooks, as in the kernel.
+//
+// CrtcCommit tracks one CRTC's part of one commit: hw_done, flip_done, cleanup_done. The CRTC
+// keeps the list of its commits (newest first) for stalls and EBUSY decisions.
+//
+// Lifetime: AtomicState is Ref-counted; it holds a reference on the DrmDevice (so a commit in
+// flight delays the final put) and owns its states. CrtcCommit is Ref-counted: the CRTC's
+// commit list, states and the flip event's completion each hold one.
+// Context: building/checking in process context under the mode-config mutex; states are
+// read by commit_tail (worker) after swap without the mutex.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include <boost/intrusive/list.hpp>
+
+#include "udrm/base/completion.h"
+#include "udrm/base/refcount.h"
+#include "udrm/base/workqueue.h"
+#include "udrm/kms/framebuffer.h"
+#include "udrm/kms/mode.h"
+#include "udrm/kms/property.h"
+
+namespace udrm {
+
+class AtomicState;
+class Connector;
+class Crtc;
+class DrmDevice;
+class DrmFile;
+class Encoder;
+class Plane;
+struct PendingVblankEvent;
+
+/// struct drm_crtc_commit.
+class CrtcCommit : public RefCounted<CrtcCommit>, public boost::intrusive::list_base_hook<> {
+ public:
+  explicit CrtcCommit(Crtc* c) : crtc(c) {}
+  Crtc* crtc;              // nullptr for a state's fake commit
+  Completion flip_done;    // the new state is on screen (the CRTC's event was sent)
+  Completion hw_done;      // hardware programmed; the commit no longer touches modeset state
+  Completion cleanup_done; // old buffers released; always the last
+  PendingVblankEvent* event = nullptr;  // the event whose completion is flip_done (until sent)
+  bool abort_completion = false;        // an extra ref is held for the event's completion
+  uint64_t seqno = 0;                   // debug: monotonically increasing per device
+
+  void kref_release() noexcept { delete this; }
+};
+
+/// drm_crtc_commit_wait: hw_done then flip_done, 10 s each (virtual time in the simulator).
+/// -ETIMEDOUT after logging "commit wait timed out", as the kernel does.
+int crtc_commit_wait(CrtcCommit* commit);
+
+struct CrtcState {
+  Crtc* crtc = nullptr;
+  AtomicState* state = nullptr;  // backpointer while part of an update
+
+  bool enable = false;   // has a mode (resources assigned)
+  bool active = false;   // ACTIVE property (DPMS on)
+  bool planes_changed = false, mode_changed = false, active_changed = false;
+  bool connectors_changed = false, zpos_changed = false, color_mgmt_changed = false;
+  bool no_vblank = false;  // the helpers send the event before hw_done (fake vblank)
+  uint32_t plane_mask = 0, connector_mask = 0, encoder_mask = 0;  // by drm index
+  DisplayMode mode;
+  Ref<PropertyBlob> mode_blob;  // MODE_ID
+  Ref<PropertyBlob> gamma_lut;  // GAMMA_LUT (struct drm_color_lut[])
+  PendingVblankEvent* event = nullptr;  // consumed by the driver's atomic_flush / disable
+  Ref<CrtcCommit> commit;
+  uint32_t target_vblank = 0;
+  bool async_flip = false;
+
+  CrtcState() = default;
+  CrtcState(const CrtcState&) = default;  // duplicate_state copies then resets transient fields
+  virtual ~CrtcState() = default;
+  bool needs_modeset() const noexcept { return mode_changed || active_changed || connectors_changed; }
+};
+
+struct PlaneState {
+  Plane* plane = nullptr;
+  AtomicState* state = nullptr;
+  Crtc* crtc = nullptr;
+  Ref<Framebuffer> fb;
+  int32_t crtc_x = 0, crtc_y = 0;
+  uint32_t crtc_w = 0, crtc_h = 0;
+  uint32_t src_x = 0, src_y = 0, src_w = 0, src_h = 0;  // 16.16 fixed point
+  uint16_t alpha = 0xffff;
+  unsigned rotation = 1;  // DRM_MODE_ROTATE_0
+  unsigned zpos = 0, normalized_zpos = 0;
+  // Computed by atomic_helper_check_plane_state:
+  bool visible = false;
+  struct Rect { int32_t x1 = 0, y1 = 0, x2 = 0, y2 = 0; } src, dst;  // src in 16.16
+  Ref<CrtcCommit> commit;
+
+  PlaneState() = default;
+  PlaneState(const PlaneState&) = default;
+  virtual ~PlaneState() = default;
+};
+
+struct ConnectorState {
+  Connector* connector = nullptr;
+  AtomicState* state = nullptr;
+  Crtc* crtc = nullptr;
+  Encoder* best_encoder = nullptr;
+  Ref<CrtcCommit> commit;
+
+  ConnectorState() = default;
+  ConnectorState(const ConnectorState&) = default;
+  virtual ~ConnectorState() = default;
+};
+
+/// struct drm_atomic_state.
+class AtomicState : public RefCounted<AtomicState> {
+ public:
+  template <class Obj, class S>
+  struct Entry {
+    Obj* ptr = nullptr;
+    S* old_state = nullptr;  // before swap: the current state; after swap: what was replaced
+    S* new_state = nullptr;
+    /// CRTC only: the out-fence / event bookkeeping of the ioctl (struct __drm_crtcs_state).
+    uint64_t last_vblank_count = 0;
+  };
+
+  explicit AtomicState(DrmDevice& dev);
+  ~AtomicState();
+
+  DrmDevice& dev() const noexcept { return *dev_; }
+  bool allow_modeset = false;
+  bool legacy_cursor_update = false;
+  bool async_update = false;
+  bool duplicated = false;  // built by atomic_helper_duplicate_state (suspend/shutdown)
+  /// The file of the ioctl that built this state (events are reserved against it), or nullptr.
+  DrmFile* file = nullptr;
+
+  std::vector<Entry<Crtc, CrtcState>> crtcs;
+  std::vector<Entry<Plane, PlaneState>> planes;
+  std::vector<Entry<Connector, ConnectorState>> connectors;
+  Ref<CrtcCommit> fake_commit;  // for planes/connectors without a CRTC
+
+  /// The nonblocking commit's work item (commit_work); queued on the system unbound queue.
+  Work commit_work;
+
+  /// drm_atomic_state_clear: drop all object states (for -EDEADLK backoff and reuse).
+  void clear();
+  void kref_release() noexcept;
+
+ private:
+  Ref<DrmDevice> dev_;
+};
+
+/// drm_atomic_state_alloc. nullptr on -ENOMEM (fault site "kms.atomic_state_alloc").
+Ref<AtomicState> atomic_state_alloc(DrmDevice& dev);
+
+/// drm_atomic_get_{crtc,plane,connector}_state: add the object to the update (duplicating its
+/// current state) or return the state already there. nullptr on -ENOMEM.
+CrtcState* atomic_get_crtc_state(AtomicState& state, Crtc& crtc);
+PlaneState* atomic_get_plane_state(AtomicState& state, Plane& plane);
+ConnectorState* atomic_get_connector_state(AtomicState& state, Connector& connector);
+/// The states already in the update (nullptr if the object is not part of it).
+CrtcState* atomic_get_new_crtc_state(const AtomicState& state, const Crtc& crtc);
+CrtcState* atomic_get_old_crtc_state(const AtomicState& state, const Crtc& crtc);
+PlaneState* atomic_get_new_plane_state(const AtomicState& state, const Plane& plane);
+PlaneState* atomic_get_old_plane_state(const AtomicState& state, const Plane& plane);
+ConnectorState* atomic_get_new_connector_state(const AtomicState& state, const Connector& conn);
+ConnectorState* atomic_get_old_connector_state(const AtomicState& state, const Connector& conn);
+/// drm_atomic_add_affected_{connectors,planes}: pull in everything attached to crtc.
+int atomic_add_affected_connectors(AtomicState& state, Crtc& crtc);
+int atomic_add_affected_planes(AtomicState& state, Crtc& crtc);
+
+/// drm_atomic_set_mode_for_crtc / _prop_for_crtc, set_crtc_for_plane, set_fb_for_plane,
+/// set_crtc_for_connector.
+int atomic_set_mode_for_crtc(CrtcState& s, const DisplayMode* mode);
+int atomic_set_mode_prop_for_crtc(CrtcState& s, PropertyBlob* blob);
+int atomic_set_crtc_for_plane(PlaneState& s, Crtc* crtc);
+void atomic_set_fb_for_plane(PlaneState& s, Framebuffer* fb);
+int atomic_set_crtc_for_connector(ConnectorState& s, Crtc* crtc);
+
+/// Property access on states (drm_atomic_{crtc,plane,connector}_{set,get}_property); the
+/// set variants return -EINVAL for an unknown property or a bad value, -ENOENT for an object
+/// property naming a missing object.
+int atomic_set_property(AtomicState& state, DrmFile* file, ModeObject& obj, Property& prop, uint64_t value);
+int atomic_get_property(ModeObject& obj, Property& prop, uint64_t* value);
+
+/// drm_atomic_check_only / drm_atomic_commit / drm_atomic_nonblocking_commit.
+int atomic_check_only(AtomicState& state);
+int atomic_commit(AtomicState& state);
+int atomic_nonblocking_commit(AtomicState& state);
+
+}  // namespace udrm

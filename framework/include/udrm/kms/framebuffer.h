@@ -1,0 +1,65 @@
+// udrm/kms/framebuffer.h — struct drm_framebuffer.
+//
+// A framebuffer names up to four GEM objects with a format, size, pitches and offsets. It is
+// refcounted: the creating file holds the "userspace" reference (dropped by RMFB or at close),
+// every plane state that scans it out holds another, so memory stays valid while the hardware
+// reads it. RMFB / close of a framebuffer still in use takes it off every plane with a commit
+// first (drm_framebuffer_remove), as the kernel does.
+//
+// Lifetime: Ref<Framebuffer>; ID unregistered at RMFB/close (or the final put). Holds a
+// reference on each GEM object. Context: process context (create/remove); get/put any.
+#pragma once
+#include <cstdint>
+
+#include <boost/intrusive/list.hpp>
+
+#include "udrm/base/refcount.h"
+#include "udrm/kms/format.h"
+#include "udrm/kms/gem.h"
+#include "udrm/kms/object.h"
+
+namespace udrm {
+
+class Framebuffer;
+
+struct FramebufferFuncs {
+  /// drm_framebuffer_funcs.destroy; default (nullptr) drops the GEM references.
+  void (*destroy)(Framebuffer& fb) = nullptr;
+  /// .dirty (DIRTYFB); nullptr: DIRTYFB returns -ENOSYS, as drm_mode_dirtyfb_ioctl does.
+  int (*dirty)(Framebuffer& fb, DrmFile* file, uint32_t flags, uint32_t color, const drm_clip_rect* clips,
+               unsigned num_clips) = nullptr;
+};
+
+class Framebuffer : public ModeObject, public RefCounted<Framebuffer>, public boost::intrusive::list_base_hook<> {
+ public:
+  DrmDevice* dev = nullptr;
+  const FormatInfo* format = nullptr;
+  uint32_t width = 0, height = 0;
+  uint32_t pitches[4] = {};
+  uint32_t offsets[4] = {};
+  uint64_t modifier = 0;  // DRM_FORMAT_MOD_LINEAR
+  uint32_t flags = 0;     // DRM_MODE_FB_*
+  Ref<GemObject> obj[4];
+  const FramebufferFuncs* funcs = nullptr;
+  DrmFile* file = nullptr;  // the owning file (filp_head), nullptr for driver-internal FBs
+
+  /// The byte at (x, y) of plane `plane` in the device's mapping.
+  const uint8_t* pixel_ptr(int plane, uint32_t x, uint32_t y) const noexcept;
+
+  void kref_release() noexcept;
+};
+
+/// drm_framebuffer_init: publish fb (fields filled by the caller) with an ID. -ENOMEM / -EINVAL.
+int framebuffer_init(DrmDevice& dev, Framebuffer& fb, const FramebufferFuncs* funcs);
+/// The standard .fb_create for GEM drivers (drm_gem_fb_create): checks the ADDFB2 request
+/// against format/size/pitch/offset/object sizes (-EINVAL, -ENOENT for a bad handle) and
+/// creates a framebuffer. On success *out holds the only reference.
+int gem_fb_create(DrmDevice& dev, DrmFile& file, const drm_mode_fb_cmd2& cmd, Ref<Framebuffer>* out);
+/// drm_framebuffer_lookup: a reference or nullptr.
+Ref<Framebuffer> framebuffer_lookup(DrmDevice& dev, uint32_t id);
+/// drm_framebuffer_remove: take fb off every plane (a commit disabling affected planes/CRTCs,
+/// run even after unplug — driver HW paths are gated), unregister its ID, drop the caller's
+/// reference. Context: process context, may sleep.
+void framebuffer_remove(Ref<Framebuffer> fb);
+
+}  // namespace udrm
