@@ -61,5 +61,8 @@ Ref<Framebuffer> framebuffer_lookup(DrmDevice& dev, uint32_t id);
 /// run even after unplug — driver HW paths are gated), unregister its ID, drop the caller's
 /// reference. Context: process context, may sleep.
 void framebuffer_remove(Ref<Framebuffer> fb);
+/// drm_fb_release: at file close, remove every framebuffer the file still owns (those in use
+/// are taken off the screen by framebuffer_remove). Process context.
+void fb_release(DrmFile& file);
 
 }  // namespace udrm

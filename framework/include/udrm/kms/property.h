@@ -66,6 +66,11 @@ Ref<PropertyBlob> property_blob_lookup(DrmDevice& dev, uint32_t id);
 /// e.g. the connector's EDID. len 0 / data nullptr removes it.
 int property_replace_global_blob(DrmDevice& dev, Ref<PropertyBlob>* slot, const void* data, std::size_t len,
                                  ModeObject& obj, Property& prop);
+/// drm_property_destroy_user_blobs: at file close, drop the file's CREATEPROPBLOB blobs.
+void property_destroy_user_blobs(DrmDevice& dev, DrmFile& file);
+/// DESTROYPROPBLOB: -EPERM if the blob is not the file's (kernel: -EPERM), -EINVAL
+/// if no such blob.
+int property_blob_destroy_user(DrmDevice& dev, DrmFile& file, uint32_t id);
 /// drm_property_replace_blob: slot = blob; true if it changed.
 bool property_replace_blob(Ref<PropertyBlob>* slot, PropertyBlob* blob);
 
