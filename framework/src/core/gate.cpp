@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "udrm/base/context.h"
 #include "udrm/base/point.h"
 #include "udrm/base/sim_hooks.h"
 
@@ -120,13 +121,14 @@ uintptr_t Gate::enter_slow(std::atomic<long>* s) noexcept {
   const uintptr_t tagged = reinterpret_cast<uintptr_t>(s) | 1u;
   if (unplugged_.load(std::memory_order_seq_cst)) {
     exit_slow(tagged);
-    return 0;
+    return enter_teardown();
   }
   if (detail::tls_sim) detail::tls_sim_sections.emplace_back(detail::current_execution_id(), this);
   return tagged;
 }
 
 void Gate::exit_slow(uintptr_t tagged) noexcept {
+  if (tagged == kTeardownSlot) return;
   auto* s = reinterpret_cast<std::atomic<long>*>(tagged & ~uintptr_t{1});
   if (s == &overflow_.count) {
     s->fetch_sub(1, std::memory_order_seq_cst);
@@ -142,6 +144,16 @@ void Gate::exit_slow(uintptr_t tagged) noexcept {
     if (unplugged_.load(std::memory_order_relaxed)) wq_.wake_up_all();
   }
 }
+
+uintptr_t Gate::enter_teardown() const noexcept { return in_teardown() ? kTeardownSlot : 0; }
+
+bool Gate::in_teardown() const noexcept { return detail::tls_task_local[detail::kTaskLocalTeardown] == this; }
+
+Gate::TeardownScope::TeardownScope(Gate& g) noexcept : prev_(detail::tls_task_local[detail::kTaskLocalTeardown]) {
+  detail::tls_task_local[detail::kTaskLocalTeardown] = &g;
+}
+
+Gate::TeardownScope::~TeardownScope() { detail::tls_task_local[detail::kTaskLocalTeardown] = prev_; }
 
 long Gate::readers() const noexcept {
   long n = overflow_.count.load(std::memory_order_acquire);

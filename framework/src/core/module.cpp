@@ -13,7 +13,7 @@
 
 namespace udrm {
 namespace {
-void*& tls_module_slot() { return detail::tls_task_local[0]; }
+void*& tls_module_slot() { return detail::tls_task_local[detail::kTaskLocalModule]; }
 }
 
 bool try_module_get(Module* m) noexcept {

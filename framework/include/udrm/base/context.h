@@ -15,6 +15,10 @@ extern constinit thread_local int tls_atomic_depth;
 /// Per-task state that a simulated executor saves and restores on every task switch (slot 0:
 /// the current module, see udrm/core/module.h). Real threads simply own theirs.
 inline constexpr int kTaskLocalSlots = 4;
+/// Slot assignments.
+inline constexpr int kTaskLocalModule = 0;    // core/module.h: the current module
+inline constexpr int kTaskLocalTeardown = 1;  // core/gate.h: the gate this task tears down
+inline constexpr int kTaskLocalSignal = 2;    // base/signal.h: pending signal
 extern constinit thread_local void* tls_task_local[kTaskLocalSlots];
 void might_sleep_warn(const char* what);
 }  // namespace detail

@@ -80,7 +80,7 @@ class Gate {
     std::atomic_signal_fence(std::memory_order_seq_cst);  // unplug() supplies the hardware barrier
     if (__builtin_expect(unplugged_.load(std::memory_order_relaxed), 0)) {
       s->store(s->load(std::memory_order_relaxed) - 1, std::memory_order_release);
-      return EnterGuard();
+      return EnterGuard(this, enter_teardown());
     }
     return EnterGuard(this, reinterpret_cast<uintptr_t>(s));
   }
@@ -88,6 +88,24 @@ class Gate {
   /// drm_dev_unplug's first half: close the gate, wait for every reader. Idempotent; every
   /// caller returns only after the readers have drained.
   void unplug();
+  /// The teardown section: while a task runs inside a TeardownScope for this gate (the
+  /// driver's remove() after unplug, see drm_device.h), enter() succeeds for that task only,
+  /// so disable paths guarded by enter() still reach the hardware, which devm has not released
+  /// yet. This is how udrm closes the kernel's unplug-before-shutdown trap (kernel-semantics
+  /// §3.1 rule 5). The guard does not count as a reader.
+  class TeardownScope {
+   public:
+    explicit TeardownScope(Gate& g) noexcept;
+    ~TeardownScope();
+    TeardownScope(const TeardownScope&) = delete;
+    TeardownScope& operator=(const TeardownScope&) = delete;
+
+   private:
+    void* prev_;
+  };
+  /// True if the calling task is inside a TeardownScope of this gate.
+  bool in_teardown() const noexcept;
+
   /// Close the gate without waiting (caller guarantees there are no readers).
   void unplug_nosync() noexcept { unplugged_.store(true, std::memory_order_seq_cst); }
 
@@ -120,6 +138,9 @@ class Gate {
   }
   /// Returns the tagged slot (bit 0 set), or 0 if unplugged.
   uintptr_t enter_slow(std::atomic<long>* s) noexcept;
+  /// After unplug: kTeardownSlot inside this gate's TeardownScope, else 0.
+  uintptr_t enter_teardown() const noexcept;
+  static constexpr uintptr_t kTeardownSlot = 3;  // odd: leaves through exit_slow, no counter
   void exit_slow(uintptr_t s) noexcept;
   void wait_readers(long own);
   long own_sections() const noexcept;

@@ -90,6 +90,10 @@ class DrmDevice : public RefCounted<DrmDevice> {
 
   /// drm_dev_enter. `if (auto g = drm.dev_enter()) { ...hardware... }`
   EnterGuard dev_enter() noexcept { return gate_.enter(); }
+  /// The teardown section (core/gate.h): inside it, on this task only, dev_enter() keeps
+  /// succeeding after unplug so remove()'s disable commit still switches the hardware off.
+  /// atomic_helper_shutdown opens one itself.
+  [[nodiscard]] Gate::TeardownScope teardown_scope() noexcept { return Gate::TeardownScope(gate_); }
   /// drm_dev_is_unplugged.
   bool is_unplugged() const noexcept { return gate_.is_unplugged(); }
   /// drm_dev_unplug: close the gate, wait for every section, unregister. Idempotent, terminal.
