@@ -36,11 +36,44 @@ Gpio& Board::add_gpio(const std::string& name) {
   return *p;
 }
 
+DisplayController& Board::add_display(const std::string& name, DisplayConfig cfg) {
+  RegisterBlock& regs = add_mmio(name, DisplayController::register_layout(cfg));
+  IrqLine& line = add_irq(name);
+  auto& p = displays_[name];
+  p = std::make_unique<DisplayController>(world_, name, regs, line, cfg);
+  return *p;
+}
+HotplugDetect& Board::add_hotplug(const std::string& name) {
+  RegisterBlock& regs = add_mmio(name, HotplugDetect::register_layout());
+  IrqLine& line = add_irq(name);
+  auto& p = hotplugs_[name];
+  p = std::make_unique<HotplugDetect>(name, regs, line);
+  return *p;
+}
+DsiPanel& Board::add_panel(const std::string& name, PanelConfig cfg) {
+  Regulator* supply = regulator(cfg.supply);
+  if (!supply) supply = &add_regulator(cfg.supply);
+  Gpio* reset = gpio(cfg.reset);
+  if (!reset) reset = &add_gpio(cfg.reset);
+  auto& p = panels_[name];
+  p = std::make_unique<DsiPanel>(world_, name, *supply, *reset, cfg.sleep_out_delay);
+  return *p;
+}
+Backlight& Board::add_backlight(const std::string& name, uint32_t max_brightness) {
+  auto& p = backlights_[name];
+  p = std::make_unique<Backlight>(name, max_brightness);
+  return *p;
+}
+
 RegisterBlock* Board::mmio(const std::string& name) const { return lookup(mmio_, name); }
 IrqLine* Board::irq(const std::string& name) const { return lookup(irqs_, name); }
 Clock* Board::clock(const std::string& name) const { return lookup(clocks_, name); }
 Regulator* Board::regulator(const std::string& name) const { return lookup(regulators_, name); }
 Gpio* Board::gpio(const std::string& name) const { return lookup(gpios_, name); }
+DisplayController* Board::display(const std::string& name) const { return lookup(displays_, name); }
+HotplugDetect* Board::hotplug(const std::string& name) const { return lookup(hotplugs_, name); }
+DsiPanel* Board::panel(const std::string& name) const { return lookup(panels_, name); }
+Backlight* Board::backlight(const std::string& name) const { return lookup(backlights_, name); }
 
 std::vector<std::string> Board::leaks() const {
   std::vector<std::string> out;
@@ -56,6 +89,11 @@ std::vector<std::string> Board::leaks() const {
   }
   for (auto& [n, m] : mmio_)
     if (m->live_mappings()) out.push_back("mmio " + n + " still mapped (" + std::to_string(m->live_mappings()) + ")");
+  auto append = [&out](std::vector<std::string> v) { out.insert(out.end(), v.begin(), v.end()); };
+  for (auto& [n, d] : displays_) append(d->leaks());
+  for (auto& [n, h] : hotplugs_) append(h->leaks());
+  for (auto& [n, p] : panels_) append(p->leaks());
+  for (auto& [n, b] : backlights_) append(b->leaks());
   return out;
 }
 

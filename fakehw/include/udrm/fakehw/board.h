@@ -1,9 +1,12 @@
 // udrm/fakehw/board.h — a fake machine's hardware: every block of it, and the leak check.
 //
 // Tests and reference drivers build their hardware on a Board (register blocks, interrupt
-// lines, clocks, regulators, GPIOs, looked up by name). After an unbind, leaks() lists every
-// clock or regulator left enabled, IRQ left requested, GPIO left requested or driven, and MMIO
-// mapping left mapped: an empty list is the "everything back to off" the kernel expects.
+// lines, clocks, regulators, GPIOs, and the display blocks: display controllers, hot-plug
+// detect blocks, DSI panels, backlights — looked up by name). After an unbind, leaks() lists
+// every clock or regulator left enabled, IRQ left requested, GPIO left requested or driven, MMIO
+// mapping left mapped, display pipe or display interrupt left enabled, HDMI output or HPD
+// interrupt left enabled, panel left on and backlight left enabled: an empty list is the
+// "everything back to off" the kernel expects.
 //
 // Lifetime: outlives every device bound to its hardware. Context: process context.
 #pragma once
@@ -12,8 +15,11 @@
 #include <string>
 #include <vector>
 
+#include "udrm/fakehw/display.h"
+#include "udrm/fakehw/hpd.h"
 #include "udrm/fakehw/irq.h"
 #include "udrm/fakehw/mmio.h"
+#include "udrm/fakehw/panel.h"
 #include "udrm/fakehw/power.h"
 
 namespace udrm::fakehw {
@@ -31,6 +37,14 @@ class Board {
   Clock& add_clock(const std::string& name, uint64_t rate_hz);
   Regulator& add_regulator(const std::string& name);
   Gpio& add_gpio(const std::string& name);
+  /// A display controller with its register block and IRQ line, both also named `name`.
+  DisplayController& add_display(const std::string& name, DisplayConfig cfg = {});
+  /// An HDMI hot-plug detect block (+ DDC bus) with its register block and IRQ line named `name`.
+  HotplugDetect& add_hotplug(const std::string& name);
+  /// A DSI panel powered by the regulator cfg.supply with reset GPIO cfg.reset, created here if
+  /// absent.
+  DsiPanel& add_panel(const std::string& name, PanelConfig cfg);
+  Backlight& add_backlight(const std::string& name, uint32_t max_brightness);
 
   /// Lookups by name (nullptr if absent).
   RegisterBlock* mmio(const std::string& name) const;
@@ -38,6 +52,10 @@ class Board {
   Clock* clock(const std::string& name) const;
   Regulator* regulator(const std::string& name) const;
   Gpio* gpio(const std::string& name) const;
+  DisplayController* display(const std::string& name) const;
+  HotplugDetect* hotplug(const std::string& name) const;
+  DsiPanel* panel(const std::string& name) const;
+  Backlight* backlight(const std::string& name) const;
 
   /// Everything not back to off, one line each ("clock pll enabled (count 1)").
   std::vector<std::string> leaks() const;
@@ -51,6 +69,11 @@ class Board {
   Map<Clock> clocks_;
   Map<Regulator> regulators_;
   Map<Gpio> gpios_;
+  // Declared after what they use: destroyed first.
+  Map<DisplayController> displays_;
+  Map<HotplugDetect> hotplugs_;
+  Map<DsiPanel> panels_;
+  Map<Backlight> backlights_;
 };
 
 }  // namespace udrm::fakehw
