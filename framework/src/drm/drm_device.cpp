@@ -9,6 +9,9 @@
 #include "udrm/base/log.h"
 #include "udrm/core/module.h"
 #include "udrm/core/world.h"
+#include "udrm/drm/minor.h"
+#include "udrm/kms/crtc.h"
+#include "udrm/kms/mode_config.h"
 
 namespace udrm {
 namespace detail {
@@ -176,6 +179,12 @@ int DrmDevice::init(const DrmDriver& driver, Device& parent) {
     managed_release();  // partial rollback, LIFO
     return -ENOMEM;
   }
+  // The minor indices are reserved from here to the final put (drm_minor_alloc).
+  ret = drm_minors_alloc(*this);
+  if (ret) {
+    managed_release();
+    return ret;
+  }
   return 0;
 }
 
@@ -200,6 +209,7 @@ void DrmDevice::kref_release() noexcept {
   log_dbg(LogCat::drm, "%s: drm_dev_release", driver_ ? driver_->name : "?");
   if (driver_ && driver_->release) driver_->release(*this);
   managed_release();
+  if (world_) drm_minors_free(*this);  // the indices stay reserved until now
   Module* owner = owner_;
   delete this;  // the container goes last
   if (owner) module_unpin_code(owner);
@@ -213,12 +223,14 @@ int DrmDevice::register_device() {
     warn(LogCat::drm, "%s: drm_dev_register called twice", driver_->name);
     return -EINVAL;
   }
+  drm_minors_register(*this);
   log_dbg(LogCat::drm, "%s: registered", driver_->name);
   return 0;
 }
 
 void DrmDevice::unregister_device() {
   if (!registered_.exchange(false)) return;
+  drm_minors_unregister(*this);
   log_dbg(LogCat::drm, "%s: unregistered", driver_->name);
 }
 
@@ -240,6 +252,19 @@ std::size_t DrmDevice::drmm_count() const {
   return managed_.size();
 }
 
-void detail::devm_drm_dev_put(DrmDevice* d) { drm_dev_put(d); }
+// The binding ends (devm release after remove()). A CRTC still active here means remove()
+// never switched the outputs off (no atomic_helper_shutdown, or one whose disable paths were
+// skipped): the hardware keeps scanning out memory that is about to be freed. The kernel
+// says nothing; udrm WARNs, so the unplug-before-shutdown trap is never silent.
+void detail::devm_drm_dev_put(DrmDevice* d) {
+  if (d && d->mode_config) {
+    for (Crtc* crtc : d->mode_config->crtcs) {
+      if (crtc && crtc->state && crtc->state->active)
+        warn(LogCat::drm, "%s: [CRTC:%u:%s] still active at unbind: remove() must switch outputs off "
+             "(atomic_helper_shutdown)", d->driver().name, crtc->id, crtc->name.c_str());
+    }
+  }
+  drm_dev_put(d);
+}
 
 }  // namespace udrm

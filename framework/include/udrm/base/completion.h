@@ -44,6 +44,9 @@ class Completion {
   /// reinit_completion.
   void reinit() noexcept { done_.store(0, std::memory_order_relaxed); }
   const char* name() const noexcept { return wq_.name(); }
+  /// The queue its waiters sleep on (for interruptible waits, udrm/base/signal.h: a signal
+  /// wakes the queue; the waiter re-checks try_wait() and its pending signal).
+  WaitQueue& wait_queue() noexcept { return wq_; }
 
  private:
   static constexpr unsigned kAll = UINT_MAX;

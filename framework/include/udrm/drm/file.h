@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <vector>
 
 #include <boost/intrusive/list.hpp>
 
@@ -75,29 +76,47 @@ class DrmFile : public RefCounted<DrmFile> {
   /// Bytes of budget left (event_space).
   int event_space() const;
 
-  /// mmap of a GEM object by its fake offset (drm_gem_mmap): -ENODEV after unplug, -EINVAL for
-  /// an unknown offset or a length past the object, -EACCES... The mapping holds the object
-  /// and the file (the file's release waits for munmap, as a vma holds the struct file).
+  /// mmap of a GEM object by its fake offset (drm_gem_mmap): -ENODEV after unplug, -EBADF
+  /// after close, -EINVAL for a zero length, an offset that is not the start of an object this
+  /// file holds a handle to, or a length past the object. The mapping (MAP_SHARED of the
+  /// object's memfd) holds the object and the file (the file's release waits for munmap, as a
+  /// vma holds the struct file). munmap: -EINVAL unless (addr, len) is a live mapping.
   int mmap(uint64_t offset, std::size_t len, int prot, void** out);
   int munmap(void* addr, std::size_t len);
 
-  /// GEM handles (drm_gem_handle_create / lookup / delete).
+  /// GEM handles (drm_gem_handle_create / lookup / delete). Handles are the lowest free
+  /// number >= 1, as the kernel's idr gives them.
   int gem_handle_create(GemObject& obj, uint32_t* handle);
   Ref<GemObject> gem_lookup(uint32_t handle);
   int gem_handle_delete(uint32_t handle);  // -EINVAL for an unknown handle
 
-  /// The device (nullptr after release).
+  /// The device (nullptr once closed).
   DrmDevice* device() const noexcept { return is_open() ? dev_.get() : nullptr; }
+  /// The device the file was opened on, valid until the release has finished: for the
+  /// close-time hooks (fb_release, property_destroy_user_blobs) that run after close().
+  DrmDevice* opened_device() const noexcept { return dev_.get(); }
   bool is_open() const noexcept { return !closed_.load(std::memory_order_acquire); }
+  /// drm_is_current_master: this file is the device's master right now.
   bool is_master() const noexcept;
   MinorType minor_type() const noexcept { return type_; }
+  /// Number of live client mappings (mmap'ed and not yet munmap'ed).
+  std::size_t mapping_count() const;
+  /// drm_setmaster / drm_dropmaster (the ioctls): 0, -EBUSY (another master), -EINVAL.
+  int set_master();
+  int drop_master();
 
   // Client caps (drm_file bits), set by SET_CLIENT_CAP.
+  /// drm_file.authenticated: udrm clients run with CAP_SYS_ADMIN, so every file is.
+  bool authenticated = true;
   bool universal_planes = false;
   bool atomic = false;
   bool stereo_allowed = false;
   bool aspect_ratio_allowed = false;
   bool writeback_connectors = false;
+  /// SET_VERSION asked for interface 1.1+: GET_UNIQUE reports the bus id (else it is empty).
+  bool unique_set = false;
+  /// GET_MAGIC's token (0 until asked).
+  uint32_t magic = 0;
 
   /// Framebuffers and user blobs owned by this file (fbs under fbs_lock, blobs under the
   /// mode config's blob_lock) — released at close by fb_release / blob release.
@@ -122,6 +141,8 @@ class DrmFile : public RefCounted<DrmFile> {
   void* on_event_ctx = nullptr;
   /// Keep the eventfd in step with event_list (called under event_lock).
   void update_readiness_locked();
+  /// Lock-free mirror of !event_list.empty() (what poll() and a blocking read() look at).
+  bool has_events() const noexcept { return has_events_.load(std::memory_order_acquire); }
 
   void kref_release() noexcept { delete this; }
 
@@ -145,6 +166,14 @@ class DrmFile : public RefCounted<DrmFile> {
     if (active_.fetch_sub(1, std::memory_order_acq_rel) == 1) release();
   }
   void release();
+  void release_events();
+  void release_handles();
+
+  struct Mapping {
+    void* addr;
+    std::size_t len;
+    Ref<GemObject> obj;
+  };
 
   Ref<DrmDevice> dev_;
   Module* module_ = nullptr;
@@ -152,10 +181,14 @@ class DrmFile : public RefCounted<DrmFile> {
   std::atomic<bool> closed_{false};
   std::atomic<long> active_{1};
   int eventfd_ = -1;
-  bool readable_ = false;
+  bool readable_ = false;  // the eventfd's counter is non-zero (under event_lock)
+  std::atomic<bool> has_events_{false};
+  bool was_master_ = false;
+  Mutex read_lock_{"drm_file.event_read"};  // event_read_lock: one reader at a time
+  mutable Mutex maps_lock_{"drm_file.maps"};
+  std::vector<Mapping> maps_;
   Mutex handles_lock_{"drm_file.handles"};
   std::map<uint32_t, Ref<GemObject>> handles_;
-  uint32_t next_handle_ = 1;
 };
 
 }  // namespace udrm

@@ -10,12 +10,20 @@
 // CrtcCommit tracks one CRTC's part of one commit: hw_done, flip_done, cleanup_done. The CRTC
 // keeps the list of its commits (newest first) for stalls and EBUSY decisions.
 //
+// Events: a new CRTC state's event (CrtcState::event) belongs to the update until it is
+// swapped in; then the driver consumes it (atomic_flush / atomic_disable / fake vblank). If the
+// update fails or is only checked, events still in its new states when it is cleared or freed
+// are cancelled there (budget returned); a caller that cancels one itself must set
+// CrtcState::event to nullptr.
+//
 // Lifetime: AtomicState is Ref-counted; it holds a reference on the DrmDevice (so a commit in
-// flight delays the final put) and owns its states. CrtcCommit is Ref-counted: the CRTC's
-// commit list, states and the flip event's completion each hold one.
+// flight delays the final put) and owns its states (the new ones until swap, the old ones
+// after). CrtcCommit is Ref-counted: the CRTC's commit list, states, the update and the flip
+// event's completion each hold one.
 // Context: building/checking in process context under the mode-config mutex; states are
 // read by commit_tail (worker) after swap without the mutex.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -39,15 +47,36 @@ class Encoder;
 class Plane;
 struct PendingVblankEvent;
 
+namespace detail {
+/// Live CrtcCommit / AtomicState objects in this process (tests check the balance).
+inline std::atomic<long> crtc_commits_live{0};
+inline std::atomic<long> atomic_states_live{0};
+}  // namespace detail
+inline long crtc_commit_live_count() noexcept { return detail::crtc_commits_live.load(); }
+inline long atomic_state_live_count() noexcept { return detail::atomic_states_live.load(); }
+
+class CrtcCommit;
+/// flip_done knows its commit: the event's completion_release finds it from the Completion*.
+class FlipDoneCompletion : public Completion {
+ public:
+  explicit FlipDoneCompletion(CrtcCommit* c) noexcept : Completion("flip_done"), commit(c) {}
+  CrtcCommit* const commit;
+};
+
 /// struct drm_crtc_commit.
 class CrtcCommit : public RefCounted<CrtcCommit>, public boost::intrusive::list_base_hook<> {
  public:
-  explicit CrtcCommit(Crtc* c) : crtc(c) {}
+  explicit CrtcCommit(Crtc* c) : crtc(c) { ++detail::crtc_commits_live; }
+  ~CrtcCommit() { --detail::crtc_commits_live; }
+  CrtcCommit(const CrtcCommit&) = delete;
+  CrtcCommit& operator=(const CrtcCommit&) = delete;
   Crtc* crtc;              // nullptr for a state's fake commit
-  Completion flip_done;    // the new state is on screen (the CRTC's event was sent)
-  Completion hw_done;      // hardware programmed; the commit no longer touches modeset state
-  Completion cleanup_done; // old buffers released; always the last
-  PendingVblankEvent* event = nullptr;  // the event whose completion is flip_done (until sent)
+  FlipDoneCompletion flip_done{this};  // the new state is on screen (the CRTC's event was sent)
+  Completion hw_done{"hw_done"};            // hardware programmed; no more modeset state access
+  Completion cleanup_done{"cleanup_done"};  // old buffers released; always the last
+  /// The internal event setup_commit allocated (userspace asked for none); owned here until
+  /// swap_state hands it to the commit (then freed when sent).
+  PendingVblankEvent* event = nullptr;
   bool abort_completion = false;        // an extra ref is held for the event's completion
   uint64_t seqno = 0;                   // debug: monotonically increasing per device
 
@@ -123,8 +152,10 @@ class AtomicState : public RefCounted<AtomicState> {
     Obj* ptr = nullptr;
     S* old_state = nullptr;  // before swap: the current state; after swap: what was replaced
     S* new_state = nullptr;
-    /// CRTC only: the out-fence / event bookkeeping of the ioctl (struct __drm_crtcs_state).
+    /// CRTC only: the vblank count wait_for_vblanks waits to change (struct __drm_crtcs_state).
     uint64_t last_vblank_count = 0;
+    /// CRTC only: this update's commit for the CRTC (set by setup_commit).
+    Ref<CrtcCommit> commit;
   };
 
   explicit AtomicState(DrmDevice& dev);
@@ -144,7 +175,11 @@ class AtomicState : public RefCounted<AtomicState> {
   Ref<CrtcCommit> fake_commit;  // for planes/connectors without a CRTC
 
   /// The nonblocking commit's work item (commit_work); queued on the system unbound queue.
+  /// It runs commit_work_func (set by the commit helper), which drops the queued reference.
   Work commit_work;
+  void (*commit_work_func)(AtomicState& state) = nullptr;
+  /// Set by atomic_helper_swap_state: from then on the old states are the ones owned here.
+  bool swapped = false;
 
   /// drm_atomic_state_clear: drop all object states (for -EDEADLK backoff and reuse).
   void clear();
@@ -181,13 +216,21 @@ int atomic_set_crtc_for_plane(PlaneState& s, Crtc* crtc);
 void atomic_set_fb_for_plane(PlaneState& s, Framebuffer* fb);
 int atomic_set_crtc_for_connector(ConnectorState& s, Crtc* crtc);
 
-/// Property access on states (drm_atomic_{crtc,plane,connector}_{set,get}_property); the
-/// set variants return -EINVAL for an unknown property or a bad value, -ENOENT for an object
-/// property naming a missing object.
+/// Property access on states (drm_atomic_set_property / drm_atomic_get_property). set: the
+/// object's state joins the update; -EINVAL for an unknown or immutable property, a value the
+/// property does not take, or an object/blob property naming a missing object or blob (the
+/// kernel's drm_property_change_valid_get answers -EINVAL there, also for FB_ID and CRTC_ID);
+/// -EINVAL for DPMS (legacy only), a MODE_ID blob that is not one drm_mode_modeinfo or holds
+/// an invalid mode, a GAMMA_LUT blob whose size is not a multiple of drm_color_lut.
+/// get: from the object's current state; -EINVAL for a property the object does not have.
 int atomic_set_property(AtomicState& state, DrmFile* file, ModeObject& obj, Property& prop, uint64_t value);
 int atomic_get_property(ModeObject& obj, Property& prop, uint64_t* value);
 
-/// drm_atomic_check_only / drm_atomic_commit / drm_atomic_nonblocking_commit.
+/// drm_atomic_check_only: plane/CRTC sanity (-EINVAL, -ERANGE, -ENOSPC), an event on a CRTC
+/// that is off and stays off (-EINVAL), the driver's check (mode_config funcs->atomic_check or
+/// atomic_helper_check), then a modeset without allow_modeset is -EINVAL.
+/// drm_atomic_commit / drm_atomic_nonblocking_commit: check_only, then mode_config
+/// funcs->atomic_commit (default atomic_helper_commit). Caller holds mode_config->mutex.
 int atomic_check_only(AtomicState& state);
 int atomic_commit(AtomicState& state);
 int atomic_nonblocking_commit(AtomicState& state);

@@ -13,6 +13,10 @@
 // commit or the device is unplugged during it (the helpers never skip event completion;
 // drivers gate hardware access only).
 //
+// Named points for the explorer: atomic.setup_commit, atomic.stall, atomic.swap_state,
+// atomic.commit_work, atomic.hw_done, atomic.flip_done, atomic.cleanup_done; vblank.handle,
+// vblank.on, vblank.off.
+//
 // Lifetime: a commit in flight holds the AtomicState (which holds the DrmDevice).
 // Context: process context, may sleep; callable after unplug (shutdown, FB removal commits).
 #pragma once
@@ -36,6 +40,10 @@ int atomic_helper_check_planes(DrmDevice& dev, AtomicState& state);
 int atomic_helper_check_plane_state(PlaneState& ps, const CrtcState* cs, int min_scale, int max_scale,
                                     bool can_position, bool can_update_disabled);
 constexpr int kPlaneNoScaling = 1 << 16;  // DRM_PLANE_NO_SCALING
+/// For CrtcHelperFuncs::mode_valid: -EINVAL when the mode refreshes faster than max_hz (or has
+/// no valid timing). vkms rejects > 1000 Hz (kernel-semantics §6.2 rule 7, V8): a faster
+/// timer would storm the executor.
+int crtc_mode_valid_max_vrefresh(const DisplayMode& mode, int max_hz);
 
 // ---- commit ----------------------------------------------------------------------------------
 int atomic_helper_commit(DrmDevice& dev, AtomicState& state, bool nonblock);
@@ -75,13 +83,16 @@ void atomic_helper_connector_destroy_state(Connector& c, ConnectorState* s);
 
 // ---- shutdown / suspend ----------------------------------------------------------------------
 /// drm_atomic_helper_disable_all: every CRTC inactive, planes detached, one blocking commit.
+/// Caller holds mode_config(dev)->mutex.
 int atomic_helper_disable_all(DrmDevice& dev);
-/// drm_atomic_helper_shutdown: disable_all; failure is only logged.
+/// drm_atomic_helper_shutdown: takes mode_config(dev)->mutex, disable_all; failure is only
+/// logged. Works after unplug (drivers gate their hardware access, events still go out).
 void atomic_helper_shutdown(DrmDevice& dev);
 /// drm_atomic_helper_duplicate_state: a copy of every object's current state.
 Ref<AtomicState> atomic_helper_duplicate_state(DrmDevice& dev);
 
 // ---- legacy on atomic (drm_atomic_helper_set_config & co.) -----------------------------------
+// Callers (the ioctl layer) hold mode_config(dev)->mutex. Blocking commits except page_flip.
 /// SETCRTC: fb nullptr + mode nullptr disables. connectors by pointer.
 int atomic_helper_set_config(Crtc& crtc, Framebuffer* fb, const DisplayMode* mode, uint32_t x, uint32_t y,
                              Connector* const* connectors, unsigned num_connectors, DrmFile* file);

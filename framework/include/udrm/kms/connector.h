@@ -70,8 +70,14 @@ class Connector : public ModeObject {
   virtual ~Connector() = default;
 };
 
+/// drm_connector_init: ID, index, name "<type>-<n>" (n per type and device, from 1),
+/// properties (EDID except on writeback connectors — udrm attaches it to virtual connectors
+/// too, the kernel does not — DPMS, link-status, non-desktop; CRTC_ID for atomic drivers),
+/// state reset. -EINVAL for an unknown type or more than 32 connectors, -ENOMEM.
 int connector_init(DrmDevice& dev, Connector& c, const ConnectorFuncs* funcs, uint32_t connector_type);
 int drmm_connector_init(DrmDevice& dev, Connector& c, const ConnectorFuncs* funcs, uint32_t connector_type);
+/// drm_connector_cleanup: unregister, free the type id and index, drop the EDID blob and modes,
+/// destroy the state. Idempotent.
 void connector_cleanup(Connector& c);
 inline void connector_helper_add(Connector& c, const ConnectorHelperFuncs* f) { c.helper_private = f; }
 /// drm_connector_attach_encoder.
@@ -80,8 +86,15 @@ int connector_attach_encoder(Connector& c, Encoder& e);
 int connector_update_edid_property(Connector& c, const uint8_t* edid, std::size_t len);
 /// drm_mode_probed_add.
 void connector_add_mode(Connector& c, const DisplayMode& m);
-/// drm_helper_probe_single_connector_modes: detect, get_modes, validate against max w/h and
-/// mode_valid hooks, fill c.modes (preferred first). Returns the number of modes.
+/// drm_helper_probe_detect without the locking: funcs->detect(c, force), connected when nullptr.
+ConnectorStatus connector_detect(Connector& c, bool force);
+/// drm_helper_probe_single_connector_modes: status from c.force or detect; disconnected → EDID
+/// cleared and no modes; else get_modes (none and connected/unknown → the 1024x768-and-below
+/// DMT fallback), then probed modes are de-duplicated and validated (mode_validate_basic,
+/// max_w/max_h with 0 = no limit, interlace/doublescan refused, connector mode_valid, then at
+/// least one CRTC reachable through an attached encoder must accept it via mode_valid), sorted
+/// (preferred first, then larger area, higher refresh, higher clock) into c.modes. Returns the
+/// number of modes in c.modes. Caller holds the mode config mutex (GETCONNECTOR).
 int helper_probe_single_connector_modes(Connector& c, uint32_t max_w, uint32_t max_h);
 Connector* connector_find(DrmDevice& dev, uint32_t id);
 

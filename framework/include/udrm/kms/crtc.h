@@ -17,7 +17,9 @@
 
 #include "udrm/base/mutex.h"
 #include "udrm/base/spinlock.h"
+#include "udrm/base/waitqueue.h"
 #include "udrm/kms/atomic.h"
+#include "udrm/kms/crc.h"
 #include "udrm/kms/object.h"
 
 namespace udrm {
@@ -70,9 +72,21 @@ class Crtc : public ModeObject {
   uint32_t gamma_size = 0;
   std::vector<uint16_t> gamma_store;  // 3 * gamma_size (legacy GETGAMMA)
 
-  /// commit_lock + commit_list (newest first).
+  /// commit_lock + commit_list (newest first). The list holds a reference on each commit;
+  /// crtc_cleanup drops the ones still linked.
   SpinLock commit_lock;
   boost::intrusive::list<CrtcCommit> commit_list;
+
+  /// Pipe CRC capture (crc.h): a ring of kCrcEntries under lock; waiters on wq.
+  struct CrcCapture {
+    static constexpr unsigned kCrcEntries = 128;  // DRM_CRC_ENTRIES_NR
+    SpinLock lock;
+    bool opened = false;
+    CrcEntry entries[kCrcEntries];
+    unsigned head = 0, count = 0;  // oldest at head
+    uint64_t overflows = 0;
+    WaitQueue wq{"crtc.crc"};
+  } crc;
 
   bool enabled() const noexcept { return state && state->enable; }
   /// Legacy: the mode of the current state.
@@ -92,10 +106,12 @@ int crtc_init_with_planes(DrmDevice& dev, Crtc& crtc, Plane* primary, Plane* cur
 /// userspace can reach).
 int drmm_crtc_init_with_planes(DrmDevice& dev, Crtc& crtc, Plane* primary, Plane* cursor, const CrtcFuncs* funcs,
                                const char* name = nullptr);
-/// drm_crtc_cleanup: unregister the ID, destroy the state, unlink.
+/// drm_crtc_cleanup: unregister the ID, destroy the state, drop commits still listed, unlink.
+/// Idempotent (crtc.dev is nullptr afterwards).
 void crtc_cleanup(Crtc& crtc);
 inline void crtc_helper_add(Crtc& crtc, const CrtcHelperFuncs* f) { crtc.helper_private = f; }
-/// Legacy gamma table size (drm_mode_crtc_set_gamma_size).
+/// Legacy gamma table size (drm_mode_crtc_set_gamma_size): gamma_store = linear ramp; with
+/// size > 0 also attaches GAMMA_LUT (0) and GAMMA_LUT_SIZE (size) — call before register.
 int mode_crtc_set_gamma_size(Crtc& crtc, uint32_t size);
 Crtc* crtc_from_index(DrmDevice& dev, unsigned index);
 Crtc* crtc_find(DrmDevice& dev, uint32_t id);

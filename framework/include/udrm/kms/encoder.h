@@ -34,6 +34,8 @@ class Encoder : public ModeObject {
   virtual ~Encoder() = default;
 };
 
+/// drm_encoder_init: ID, index (-EINVAL beyond 32 encoders). name nullptr → "<type>-<id>"
+/// ("TMDS-35", "Virtual-40"), as the kernel names encoders.
 int encoder_init(DrmDevice& dev, Encoder& enc, uint32_t encoder_type, const char* name = nullptr);
 int drmm_encoder_init(DrmDevice& dev, Encoder& enc, uint32_t encoder_type, const char* name = nullptr);
 void encoder_cleanup(Encoder& enc);

@@ -24,7 +24,8 @@ struct FormatInfo {
 const FormatInfo* format_info(uint32_t fourcc) noexcept;
 /// The legacy ADDFB (bpp, depth) → fourcc mapping (drm_mode_legacy_fb_format); 0 if none.
 uint32_t legacy_fb_format(uint32_t bpp, uint32_t depth) noexcept;
-/// Minimum pitch of plane `plane` for `width` pixels.
+/// Minimum pitch of plane `plane` for a line of `width` pixels *of that plane* (already divided
+/// by hsub for planes > 0), as drm_format_info_min_pitch.
 uint64_t format_min_pitch(const FormatInfo& info, int plane, uint32_t width) noexcept;
 /// "XR24" — for logs.
 const char* format_name(uint32_t fourcc, char buf[5]) noexcept;

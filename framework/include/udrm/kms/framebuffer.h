@@ -23,7 +23,9 @@ namespace udrm {
 class Framebuffer;
 
 struct FramebufferFuncs {
-  /// drm_framebuffer_funcs.destroy; default (nullptr) drops the GEM references.
+  /// drm_framebuffer_funcs.destroy, called at the final put after the ID is unregistered and the
+  /// FB unlinked from mode_config.fb_list; default (nullptr) drops the GEM references and
+  /// deletes the Framebuffer (which must then come from `new`).
   void (*destroy)(Framebuffer& fb) = nullptr;
   /// .dirty (DIRTYFB); nullptr: DIRTYFB returns -ENOSYS, as drm_mode_dirtyfb_ioctl does.
   int (*dirty)(Framebuffer& fb, DrmFile* file, uint32_t flags, uint32_t color, const drm_clip_rect* clips,
@@ -57,12 +59,33 @@ int framebuffer_init(DrmDevice& dev, Framebuffer& fb, const FramebufferFuncs* fu
 int gem_fb_create(DrmDevice& dev, DrmFile& file, const drm_mode_fb_cmd2& cmd, Ref<Framebuffer>* out);
 /// drm_framebuffer_lookup: a reference or nullptr.
 Ref<Framebuffer> framebuffer_lookup(DrmDevice& dev, uint32_t id);
-/// drm_framebuffer_remove: take fb off every plane (a commit disabling affected planes/CRTCs,
-/// run even after unplug — driver HW paths are gated), unregister its ID, drop the caller's
-/// reference. Context: process context, may sleep.
+/// drm_framebuffer_remove: unregister its ID; if anyone but the caller still holds it, take it
+/// off every plane (one commit disabling the planes, retried with their CRTCs disabled when a
+/// plane cannot go alone — atomic_remove_fb; run even after unplug — driver HW paths are
+/// gated); drop the caller's reference. Takes the mode config mutex: the caller must not hold
+/// it. Context: process context, may sleep.
 void framebuffer_remove(Ref<Framebuffer> fb);
 /// drm_fb_release: at file close, remove every framebuffer the file still owns (those in use
 /// are taken off the screen by framebuffer_remove). Process context.
 void fb_release(DrmFile& file);
+
+/// drm_internal_framebuffer_create's checks + framebuffer_check: flags, width/height within
+/// mode_config limits and non-zero, format known and (atomic drivers) scanned out by some
+/// plane, per plane: handle present, pitch >= minimum, width*cpp and height*pitch+offset fit in
+/// 32 bits (-ERANGE), modifiers only with DRM_MODE_FB_MODIFIERS and all equal, unused planes
+/// clear. 0 or -EINVAL / -ERANGE.
+int framebuffer_check(DrmDevice& dev, const drm_mode_fb_cmd2& cmd);
+/// ADDFB2 without the copy: framebuffer_check, mode_config.funcs->fb_create (gem_fb_create when
+/// nullptr), then the file takes the userspace reference (DrmFile::fbs) and cmd.fb_id is set.
+int framebuffer_addfb2(DrmDevice& dev, DrmFile& file, drm_mode_fb_cmd2& cmd);
+/// RMFB (drm_mode_rmfb): -ENOENT unless `id` is a framebuffer of this file; removes it from
+/// the file and calls framebuffer_remove when still in use (else drops it).
+int framebuffer_rmfb(DrmDevice& dev, DrmFile& file, uint32_t id);
+
+namespace detail {
+/// mode config teardown: free a leaked framebuffer regardless of its refcount (kernel
+/// drm_mode_config_cleanup); WARNed by the caller.
+void framebuffer_force_free(Framebuffer& fb);
+}  // namespace detail
 
 }  // namespace udrm

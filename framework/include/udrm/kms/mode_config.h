@@ -98,12 +98,20 @@ class ModeConfig {
   std::vector<std::function<void()>> hotplug_listeners;
   /// Sequence number for commits (debug).
   uint64_t commit_seqno = 0;
+
+  /// Per connector type, the connector_type_ids in use (bit n = id n + 1), for names such as
+  /// "HDMI-A-2" (the kernel's per-type ida, kept per device here).
+  uint64_t connector_type_ida[32] = {};
 };
 
 /// drmm_mode_config_init: allocate dev's ModeConfig with standard properties; cleanup is a
-/// drmm action. -ENOMEM.
+/// drmm action (drm_mode_config_cleanup): objects still registered (non-drmm CRTCs, planes,
+/// encoders, connectors embedded in the container) are cleaned up, blobs still referenced are
+/// orphaned, and framebuffers still alive are WARNed about ("leaked framebuffer") and freed, as
+/// the kernel does. -ENOMEM; -EBUSY (WARN) if called twice.
 int drmm_mode_config_init(DrmDevice& dev);
-/// drm_mode_config_reset: reset every object's state (funcs->reset) — called before register.
+/// drm_mode_config_reset: reset every plane, CRTC and connector state (funcs->reset, or the
+/// atomic state helper when nullptr) — called before register and at resume.
 void mode_config_reset(DrmDevice& dev);
 /// The device's mode config (nullptr before drmm_mode_config_init).
 ModeConfig* mode_config(DrmDevice& dev);

@@ -10,8 +10,16 @@
 // The object stays in the IDR until its owner unregisters it; the IDR slot (not the number) is
 // what a lookup reads, under the IDR lock.
 //
-// Lifetime: owned by the containing KMS object; the IDR never owns. Context: any but atomic
-// context for lookup (takes a spinlock only); registration from process context.
+// Final put vs lookup: a refcounted object's release first unregisters its ID (under the IDR
+// lock), then frees. find() takes the reference under the same lock with get-unless-zero, so
+// between "count reached zero" and "unregistered" a lookup sees the object but refuses it, and
+// after the unregister it cannot see it at all: there is no window in which find() can hand out
+// or even touch freed memory. IDs are allocated cyclically and never reused.
+//
+// Lifetime: owned by the containing KMS object; the IDR never owns. Context: process context
+// for lookup and registration (the IDR lock is a udrm::Mutex, like the kernel's idr_mutex:
+// get-unless-zero is a scheduling point, which must not sit under a spinlock). A refcounted
+// object's final put therefore must happen in process context too (as in the kernel).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -19,7 +27,7 @@
 
 #include <drm_mode.h>
 
-#include "udrm/base/spinlock.h"
+#include "udrm/base/mutex.h"
 
 namespace udrm {
 
@@ -71,7 +79,7 @@ class ObjectIdr {
   std::size_t size() const;
 
  private:
-  mutable SpinLock lock_;
+  mutable Mutex lock_{"mode_config.idr"};
   std::map<uint32_t, ModeObject*> map_;  // nullptr: reserved
   uint32_t next_ = 1;
 };

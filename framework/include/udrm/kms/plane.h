@@ -57,24 +57,32 @@ class Plane : public ModeObject {
   /// Legacy pointers (plane->crtc, plane->fb) kept in sync for GETPLANE / GETCRTC.
   Crtc* crtc = nullptr;
   Ref<Framebuffer> fb;
+  /// The IN_FORMATS blob (struct drm_format_modifier_blob layout), dropped at cleanup.
+  Ref<PropertyBlob> in_formats_blob;
 
   uint32_t mask() const noexcept { return 1u << index; }
+  /// drm_plane_has_format: fourcc listed, and modifier accepted (format_mod_supported, or listed).
   bool format_supported(uint32_t fourcc, uint64_t modifier) const;
 
   Plane() = default;
   virtual ~Plane() = default;
 };
 
-/// drm_universal_plane_init: ID, properties (type, FB_ID, CRTC_ID, SRC_*, CRTC_*, IN_FORMATS
-/// blob), reset state. -EINVAL for bad format lists, -ENOMEM.
+/// drm_universal_plane_init: ID, properties (type; FB_ID, CRTC_ID, SRC_*, CRTC_* for atomic
+/// drivers; IN_FORMATS blob), reset state. `modifiers` is terminated by DRM_FORMAT_MOD_INVALID
+/// (nullptr: {DRM_FORMAT_MOD_LINEAR}). -EINVAL for bad format lists (none, nullptr, > 64 — the
+/// IN_FORMATS bitmap limit) or more than 32 planes, -ENOMEM. name nullptr → "plane-%d".
 int universal_plane_init(DrmDevice& dev, Plane& plane, uint32_t possible_crtcs, const PlaneFuncs* funcs,
                          const uint32_t* formats, unsigned format_count, const uint64_t* modifiers,
                          PlaneType type, const char* name = nullptr);
 int drmm_universal_plane_init(DrmDevice& dev, Plane& plane, uint32_t possible_crtcs, const PlaneFuncs* funcs,
                               const uint32_t* formats, unsigned format_count, const uint64_t* modifiers,
                               PlaneType type, const char* name = nullptr);
+/// drm_plane_cleanup: unregister, destroy the state, drop the IN_FORMATS blob. Idempotent.
 void plane_cleanup(Plane& plane);
 inline void plane_helper_add(Plane& plane, const PlaneHelperFuncs* f) { plane.helper_private = f; }
 Plane* plane_find(DrmDevice& dev, uint32_t id);
+/// drm_any_plane_has_format.
+bool any_plane_has_format(DrmDevice& dev, uint32_t fourcc, uint64_t modifier);
 
 }  // namespace udrm

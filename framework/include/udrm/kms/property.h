@@ -5,8 +5,11 @@
 // (CREATEPROPBLOB, owned by the creating file and destroyed at its close), referenced by states
 // (MODE_ID, GAMMA_LUT) so a destroyed blob lives until no state uses it.
 //
-// Lifetime: Property: the DrmDevice (drmm). PropertyBlob: Ref<PropertyBlob>; the ID is
-// unregistered at destroy or at the final put, whichever comes first.
+// Lifetime: Property: the DrmDevice (drmm). PropertyBlob: Ref<PropertyBlob>; as in the kernel
+// the ID stays published until the final put (a MODE_ID blob destroyed by its creator while a
+// state still uses it can still be read with GETPROPBLOB), then it is unregistered before the
+// memory goes (see object.h). A blob still referenced when the mode config is torn down is
+// orphaned (unpublished, dev = nullptr) and freed by its last holder.
 // Context: process context (allocation); blob get/put from any context.
 #pragma once
 #include <cstdint>
@@ -36,6 +39,8 @@ class Property : public ModeObject {
   uint32_t type() const noexcept;
   bool is_atomic() const noexcept { return flags & DRM_MODE_PROP_ATOMIC; }
   /// drm_property_change_valid_get without the reference part: is `value` acceptable?
+  /// false for immutable properties; blob/object values must name an existing object of the
+  /// right type (0 = none is valid).
   bool value_valid(uint64_t value) const noexcept;
 };
 
@@ -68,8 +73,12 @@ int property_replace_global_blob(DrmDevice& dev, Ref<PropertyBlob>* slot, const 
                                  ModeObject& obj, Property& prop);
 /// drm_property_destroy_user_blobs: at file close, drop the file's CREATEPROPBLOB blobs.
 void property_destroy_user_blobs(DrmDevice& dev, DrmFile& file);
-/// DESTROYPROPBLOB: -EPERM if the blob is not the file's (kernel: -EPERM), -EINVAL
-/// if no such blob.
+/// CREATEPROPBLOB: create a blob (data may be nullptr: zero-filled, for the ioctl to copy in),
+/// owned by `file` (its reference is dropped at DESTROYPROPBLOB or at close). Errors as
+/// property_blob_create.
+int property_blob_create_user(DrmDevice& dev, DrmFile& file, const void* data, std::size_t len, uint32_t* id);
+/// DESTROYPROPBLOB: -ENOENT if no such blob, -EPERM if the blob is not the file's (both as
+/// drm_mode_destroyblob_ioctl). Drops the file's reference; a state using it keeps it alive.
 int property_blob_destroy_user(DrmDevice& dev, DrmFile& file, uint32_t id);
 /// drm_property_replace_blob: slot = blob; true if it changed.
 bool property_replace_blob(Ref<PropertyBlob>* slot, PropertyBlob* blob);

@@ -18,6 +18,7 @@
 
 #include "udrm/base/time.h"
 #include "udrm/drm/event.h"
+#include "udrm/kms/mode.h"
 
 namespace udrm {
 
@@ -46,20 +47,28 @@ uint64_t crtc_vblank_count(Crtc& crtc);
 uint64_t crtc_vblank_count_and_time(Crtc& crtc, TimePoint* t);
 /// drm_crtc_wait_one_vblank: waits up to 100 ms for the next vblank; WARN on timeout.
 void crtc_wait_one_vblank(Crtc& crtc);
+/// Sleep until the CRTC's count differs from `last` (also woken by vblank_off); false on
+/// timeout (the wait of drm_atomic_helper_wait_for_vblanks). Caller holds a vblank reference.
+bool crtc_wait_vblank_count_change(Crtc& crtc, uint64_t last, Duration timeout);
 
-/// drm_crtc_send_vblank_event: send now with the current count and time.
+/// drm_crtc_send_vblank_event: send now with the current count and time (count 0 and now()
+/// without drm_vblank_init).
 void crtc_send_vblank_event(Crtc& crtc, PendingVblankEvent* e);
 /// drm_crtc_arm_vblank_event: send at the next vblank. Caller holds a vblank reference, which
-/// the event takes over.
+/// the event takes over. udrm: takes dev.event_lock itself (the caller must not hold it).
 void crtc_arm_vblank_event(Crtc& crtc, PendingVblankEvent* e);
 /// The atomic_flush pattern (drm_crtc_vblank_atomic_flush): under the event lock, arm the new
 /// state's event if crtc_vblank_get succeeds, else send it now; clear the state's event.
+/// Also correct after unplug: the event is never skipped.
 void crtc_vblank_atomic_flush(Crtc& crtc, AtomicState& state);
 
 /// Vblank timing: the frame period of the CRTC's current mode (drm_calc_timestamping_constants).
 void crtc_calc_timestamping_constants(Crtc& crtc, const DisplayMode& mode);
 
 /// vblank_offdelay in milliseconds (drm.vblankoffdelay: 5000; 0 = never; <0 = immediately).
+/// The vblank of every CRTC starts as the kernel's does after drm_vblank_init: gets enable
+/// it; atomic drivers call crtc_vblank_reset from their CRTC reset to start "off" until
+/// crtc_vblank_on.
 void drm_vblank_set_offdelay(DrmDevice& dev, int ms);
 /// dev->vblank_disable_immediate.
 void drm_vblank_set_disable_immediate(DrmDevice& dev, bool v);
