@@ -86,7 +86,7 @@ TEST(DrmFile, U4_OpenAfterUnplugFails) {
     ASSERT_EQ(rig.unbind(), 0);
     EXPECT_TRUE(drm->is_unplugged());
     EXPECT_EQ(DrmFile::open(*drm, &f), -ENODEV);
-    EXPECT_EQ(drm_open_node(rig.w, "card0", &f), -ENODEV) << "reserved but unpublished";
+    EXPECT_EQ(drm_open_node(rig.w, "card0", &f), -ENOENT) << "reserved but unpublished: the node vanished";
     EXPECT_EQ(drm_open_minor(rig.w, 0, &f), -ENODEV);
     EXPECT_EQ(keep->close(), 0);
     EXPECT_EQ(drm_open_node(rig.w, "card0", &f), -ENOENT) << "index freed at the final put";
@@ -322,7 +322,7 @@ TEST(DrmFile, U12_UnregisterOnlyKeepsIoctlsWorking) {
     c.bpp = 32;
     EXPECT_EQ(drm_ioctl(*f, DRM_IOCTL_MODE_CREATE_DUMB, &c), 0);
     Ref<DrmFile> g;
-    EXPECT_EQ(drm_open_node(rig.w, "card0", &g), -ENODEV) << "but the node is gone";
+    EXPECT_EQ(drm_open_node(rig.w, "card0", &g), -ENOENT) << "but the node is gone";
     f->close();
     EXPECT_EQ(TDrm::live, 0);
   });

@@ -135,7 +135,10 @@ int drm_open_node(World& world, const std::string& node, Ref<DrmFile>* out) {
     MinorTable& t = table(world);
     std::lock_guard<Mutex> l(t.lock);
     auto it = t.map.find(index);
-    if (it == t.map.end() || node_name(index, it->second.type) != node) return -ENOENT;
+    // An unregistered minor has no node any more (device_del removed it): open(2) of the
+    // path says ENOENT, as observed on a real kernel after hot-unplug. Opening a stale
+    // inode (drm_open_minor) is what gives ENODEV.
+    if (it == t.map.end() || node_name(index, it->second.type) != node || !it->second.registered) return -ENOENT;
   }
   return drm_open_minor(world, index, out);
 }

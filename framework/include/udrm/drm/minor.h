@@ -40,7 +40,8 @@ int drm_minor_index(const DrmDevice& dev, MinorType type);
 /// drm_stub_open + drm_open: open the node `index`. -ENODEV if nothing is registered there or
 /// the device is unplugged; -EBUSY for O_EXCL semantics is not modelled.
 int drm_open_minor(World& world, int index, Ref<DrmFile>* out);
-/// Open by node name ("card0", "renderD128"); -ENOENT if no such node (as open(2) would say).
+/// Open by node name ("card0", "renderD128"); -ENOENT if no such node (as open(2) would say),
+/// including a node whose device was unregistered or unplugged (the node vanished).
 int drm_open_node(World& world, const std::string& node, Ref<DrmFile>* out);
 /// Every minor of the world, registered or reserved (udrmctl, sysfs emulation).
 std::vector<MinorInfo> drm_minors_list(World& world);
