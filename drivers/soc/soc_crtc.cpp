@@ -258,6 +258,30 @@ int soc_crtc_create(SocDrm& drm, DcHw& hw, unsigned pipe) {
   return 0;
 }
 
+namespace {
+
+// Legacy cursor updates are unsynced in the helpers (flip_done completed at setup, no vblank
+// wait), but cleanup_fb unmaps the old cursor buffer from the dc's DMA space, which the pipe
+// keeps scanning until its next vblank latches the new registers. Like drivers that unpin
+// the old cursor bo only after a vblank (i915's cursor unpin work), wait for that vblank when
+// such an update releases a buffer.
+void soc_wait_cursor_latch(AtomicState& old_state) {
+  bool releases = false;
+  for (auto& e : old_state.planes)
+    if (e.ptr && e.old_state && e.old_state->fb && (!e.new_state || e.new_state->fb != e.old_state->fb)) releases = true;
+  if (!releases) return;
+  for (auto& e : old_state.crtcs) {
+    if (!e.ptr || !e.new_state || !e.new_state->active) continue;
+    if (crtc_vblank_get(*e.ptr) != 0) continue;
+    const uint64_t last = crtc_vblank_count(*e.ptr);
+    if (!crtc_wait_vblank_count_change(*e.ptr, last, std::chrono::milliseconds(100)))
+      log_err(LogCat::driver, "udrm-soc: [CRTC:%u] cursor latch wait timed out", e.ptr->id);
+    crtc_vblank_put(*e.ptr);
+  }
+}
+
+}  // namespace
+
 void soc_commit_tail(AtomicState& old_state) {
   DrmDevice& dev = old_state.dev();
   UDRM_POINT("soc.commit_tail");
@@ -274,6 +298,7 @@ void soc_commit_tail(AtomicState& old_state) {
   atomic_helper_fake_vblank(old_state);
   atomic_helper_commit_hw_done(old_state);
   atomic_helper_wait_for_flip_done(dev, old_state);
+  if (old_state.legacy_cursor_update) soc_wait_cursor_latch(old_state);
   atomic_helper_cleanup_planes(dev, old_state);
 }
 

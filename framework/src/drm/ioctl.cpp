@@ -101,9 +101,11 @@ const Row kRows[] = {
     ROW(MODE_RMFB, ioctl::mode_rmfb, 0),
     ROW(MODE_PAGE_FLIP, ioctl::mode_page_flip, kMaster),
     ROW(MODE_DIRTYFB, ioctl::mode_dirtyfb, kMaster),
-    ROW(MODE_CREATE_DUMB, ioctl::create_dumb, kRender),
-    ROW(MODE_MAP_DUMB, ioctl::map_dumb, kRender),
-    ROW(MODE_DESTROY_DUMB, ioctl::destroy_dumb, kRender),
+    // Linux 6.1 (the kernel udrm mirrors, kernel-observed.md): dumb buffers are not
+    // render-allowed; a render client gets -EACCES.
+    ROW(MODE_CREATE_DUMB, ioctl::create_dumb, 0),
+    ROW(MODE_MAP_DUMB, ioctl::map_dumb, 0),
+    ROW(MODE_DESTROY_DUMB, ioctl::destroy_dumb, 0),
     ROW(MODE_GETPLANERESOURCES, ioctl::mode_getplaneresources, 0),
     ROW(MODE_GETPLANE, ioctl::mode_getplane, 0),
     ROW(MODE_SETPLANE, ioctl::mode_setplane, kMaster),

@@ -41,6 +41,9 @@ int set_property(DrmDevice& dev, DrmFile& file, ModeObject& obj, Property& prop,
   Ref<AtomicState> state = atomic_state_alloc(dev);
   if (!state) return -ENOMEM;
   state->file = &file;
+  // Legacy property sets may modeset: drm_atomic_state_init sets allow_modeset and only the
+  // ATOMIC ioctl clears it.
+  state->allow_modeset = true;
   if (int ret = atomic_set_property(*state, &file, obj, prop, value)) return ret;
   return atomic_commit(*state);
 }

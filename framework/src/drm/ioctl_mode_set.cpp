@@ -92,16 +92,23 @@ int cursor_common(DrmDevice& dev, drm_mode_cursor2& req, DrmFile& file) {
   } else {
     fb = plane->state ? plane->state->fb : plane->fb;
   }
+  // The position comes from the CRTC (crtc->cursor_x/y), not from the plane state, which a
+  // hide (BO with handle 0) resets: a cursor shown again reappears where it was.
   int32_t crtc_x, crtc_y;
   if (req.flags & DRM_MODE_CURSOR_MOVE) {
     crtc_x = req.x;
     crtc_y = req.y;
   } else {
-    crtc_x = plane->state ? plane->state->crtc_x : 0;
-    crtc_y = plane->state ? plane->state->crtc_y : 0;
+    crtc_x = crtc->cursor_x;
+    crtc_y = crtc->cursor_y;
   }
   uint32_t w = fb ? fb->width : 0, h = fb ? fb->height : 0;
-  return setplane_atomic(*plane, crtc, fb.get(), crtc_x, crtc_y, w, h, 0, 0, w << 16, h << 16, true, file);
+  int ret = setplane_atomic(*plane, crtc, fb.get(), crtc_x, crtc_y, w, h, 0, 0, w << 16, h << 16, true, file);
+  if (ret == 0 && (req.flags & DRM_MODE_CURSOR_MOVE)) {
+    crtc->cursor_x = req.x;
+    crtc->cursor_y = req.y;
+  }
+  return ret;
 }
 
 }  // namespace
@@ -212,7 +219,11 @@ int mode_setgamma(DrmDevice& dev, void* data, DrmFile&) {
   if (!mc) return -EOPNOTSUPP;
   Crtc* crtc = crtc_find(dev, r->crtc_id);
   if (!crtc) return -ENOENT;
-  const bool has_gamma_set = (crtc->funcs && crtc->funcs->gamma_set) || crtc->gamma_size > 0;
+  // drm_crtc_supports_legacy_gamma: a gamma size, and a gamma_set hook or a GAMMA_LUT property
+  // to commit through (udrm has no DEGAMMA_LUT).
+  bool has_gamma_set = crtc->gamma_size > 0 && crtc->funcs && crtc->funcs->gamma_set;
+  if (crtc->gamma_size > 0 && !has_gamma_set)
+    has_gamma_set = mc->props.gamma_lut && find_prop_id(*crtc, mc->props.gamma_lut->id);
   if (!has_gamma_set) return -ENOSYS;
   if (r->gamma_size != crtc->gamma_size) return -EINVAL;
   const std::size_t n = crtc->gamma_size, bytes = n * sizeof(uint16_t);

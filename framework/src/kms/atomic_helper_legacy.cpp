@@ -169,8 +169,10 @@ int atomic_helper_legacy_gamma_set(Crtc& crtc, const uint16_t* r, const uint16_t
 }
 
 int atomic_helper_connector_dpms(Connector& c, int mode) {
+  // drm_atomic_connector_commit_dpms: anything but On is Off; no change → no commit.
   const int old_mode = c.dpms;
   if (mode != DRM_MODE_DPMS_ON) mode = DRM_MODE_DPMS_OFF;
+  if (c.dpms == mode) return 0;
   c.dpms = mode;
   Crtc* crtc = c.state ? c.state->crtc : nullptr;
   if (!crtc) return 0;
@@ -180,15 +182,16 @@ int atomic_helper_connector_dpms(Connector& c, int mode) {
     return -ENOMEM;
   }
   state->allow_modeset = true;
-  int ret = -ENOMEM;
-  if (CrtcState* cs = atomic_get_crtc_state(*state, *crtc)) {
+  int ret = atomic_add_affected_connectors(*state, *crtc);
+  CrtcState* cs = ret ? nullptr : atomic_get_crtc_state(*state, *crtc);
+  if (!ret && !cs) ret = -ENOMEM;
+  if (cs) {
+    // The CRTC stays active while any of its connectors is On.
     bool active = false;
-    if (ModeConfig* mc = mode_config(*c.dev)) {
-      for (Connector* other : mc->connectors) {
-        if (other->state && other->state->crtc == crtc && other->dpms == DRM_MODE_DPMS_ON) {
-          active = true;
-          break;
-        }
+    for (const auto& e : state->connectors) {
+      if (e.new_state && e.new_state->crtc == crtc && e.ptr->dpms == DRM_MODE_DPMS_ON) {
+        active = true;
+        break;
       }
     }
     cs->active = active;

@@ -71,6 +71,9 @@ class Crtc : public ModeObject {
   ObjectProperties props;
   uint32_t gamma_size = 0;
   std::vector<uint16_t> gamma_store;  // 3 * gamma_size (legacy GETGAMMA)
+  /// Last legacy cursor position (drm_crtc.cursor_x/y): MODE_CURSOR without MOVE shows the
+  /// cursor here, also after it was hidden. Under the mode config mutex.
+  int32_t cursor_x = 0, cursor_y = 0;
 
   /// commit_lock + commit_list (newest first). The list holds a reference on each commit;
   /// crtc_cleanup drops the ones still linked.
