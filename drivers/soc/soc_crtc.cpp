@@ -124,6 +124,7 @@ void soc_crtc_atomic_enable(Crtc& crtc, AtomicState& state) {
   if (!hw.clk_on[p]) {
     if (int ret = clk.prepare_enable()) {
       log_err(LogCat::driver, "udrm-soc: %s: pixel clock enable failed (%d)", crtc.name.c_str(), ret);
+      c.enable_failed.store(true);
       return;
     }
     hw.clk_on[p] = true;
@@ -141,6 +142,7 @@ void soc_crtc_atomic_enable(Crtc& crtc, AtomicState& state) {
     on = (hw.regs->readl(off) & CTRL_ENABLE) != 0;
   }
   hw.pipe_on[p].store(on);
+  c.enable_failed.store(!on);
   if (!on) {
     log_err(LogCat::driver, "udrm-soc: %s: the controller refused the mode " "%dx%d", crtc.name.c_str(),
             mode.hdisplay, mode.vdisplay);
@@ -148,6 +150,18 @@ void soc_crtc_atomic_enable(Crtc& crtc, AtomicState& state) {
   }
   crtc_calc_timestamping_constants(crtc, mode);
   crtc_vblank_on(crtc);
+}
+
+// atomic_enable cannot fail (void hook): an enable that could not light the pipe leaves an
+// active state on a dark pipe, and a later commit with the same mode needs no modeset, so the
+// CRTC would stay dark for good. Any commit that allows a modeset retries the enable (the
+// driver forces a full modeset of this CRTC, as drivers do when their hardware state does
+// not match the software state).
+int soc_crtc_atomic_check(Crtc& crtc, AtomicState& state) {
+  SocCrtc& c = to_soc(crtc);
+  CrtcState* cs = atomic_get_new_crtc_state(state, crtc);
+  if (cs && cs->active && state.allow_modeset && c.enable_failed.load()) cs->mode_changed = true;
+  return 0;
 }
 
 void soc_crtc_atomic_disable(Crtc& crtc, AtomicState& state) {
@@ -220,6 +234,7 @@ void soc_crtc_atomic_flush(Crtc& crtc, AtomicState& state) {
 const CrtcHelperFuncs kCrtcHelperFuncs = [] {
   CrtcHelperFuncs f;
   f.mode_valid = soc_crtc_mode_valid;
+  f.atomic_check = soc_crtc_atomic_check;
   f.atomic_flush = soc_crtc_atomic_flush;
   f.atomic_enable = soc_crtc_atomic_enable;
   f.atomic_disable = soc_crtc_atomic_disable;
@@ -280,6 +295,32 @@ void soc_wait_cursor_latch(AtomicState& old_state) {
   }
 }
 
+// After wait_for_flip_done. A flip whose flip_done timed out (stuck GO: FLIP_DONE never came)
+// did not latch, so the hardware still scans the buffers it was to replace: cleanup_fb must
+// keep them mapped (the helpers release the old state regardless, which on real silicon would
+// be a scanout of freed memory). A completed flip (latched, or the pipe switched off) means
+// the buffers earlier timeouts kept are off screen now: release them.
+void soc_track_latched_buffers(AtomicState& old_state) {
+  // A legacy cursor update completes flip_done at setup: it proves nothing about latching.
+  if (old_state.legacy_cursor_update) return;
+  for (auto& e : old_state.crtcs) {
+    if (!e.ptr || !e.commit) continue;
+    auto& c = static_cast<SocCrtc&>(*e.ptr);
+    if (e.commit->flip_done.done()) {
+      std::vector<fakehw::dma_addr_t> todo;
+      {
+        std::lock_guard<SpinLock> l(c.sdrm->unmap_lock);
+        todo.swap(c.latched_unmaps);
+      }
+      for (fakehw::dma_addr_t a : todo) soc_release_dma(*c.sdrm, a);
+      continue;
+    }
+    log_err(LogCat::driver, "udrm-soc: %s: flip never latched, keeping its old buffers mapped", c.name.c_str());
+    for (auto& p : old_state.planes)
+      if (p.old_state && p.old_state->crtc == e.ptr) static_cast<SocPlaneState*>(p.old_state)->still_latched = true;
+  }
+}
+
 }  // namespace
 
 void soc_commit_tail(AtomicState& old_state) {
@@ -299,6 +340,7 @@ void soc_commit_tail(AtomicState& old_state) {
   atomic_helper_commit_hw_done(old_state);
   atomic_helper_wait_for_flip_done(dev, old_state);
   if (old_state.legacy_cursor_update) soc_wait_cursor_latch(old_state);
+  soc_track_latched_buffers(old_state);
   atomic_helper_cleanup_planes(dev, old_state);
 }
 

@@ -65,7 +65,10 @@ int SocDcDriver::probe(Device& dev, const Bound&) {
   // mipi_dsi_host_register: from now on the panel can attach to its host.
   plat_.dsi_host.store(true);
   int ret = devm_add_action_or_reset(dev, [p = &plat_] { p->dsi_host.store(false); }, "soc_dsi_host_unregister");
-  if (ret) return ret;
+  if (ret) {
+    plat_.last_err.store(ret);  // Display::bind reports it (not the panel's resulting defer)
+    return ret;
+  }
   ret = component_add(dev, *this);
   if (ret && ret != -EPROBE_DEFER) plat_.last_err.store(ret);
   return ret;
@@ -142,6 +145,11 @@ void SocDcDriver::unbind(Device& comp, Device&, void*) {
     std::lock_guard<SpinLock> l(drm->unmap_lock);
     drm->hw_quiesced = true;
     todo.swap(drm->deferred_unmaps);
+    for (SocCrtc* crtc : drm->crtc) {  // kept by flips that never latched (soc_commit_tail)
+      if (!crtc) continue;
+      todo.insert(todo.end(), crtc->latched_unmaps.begin(), crtc->latched_unmaps.end());
+      crtc->latched_unmaps.clear();
+    }
   }
   for (fakehw::dma_addr_t a : todo) drm->dma->unmap(a, "udrm-soc: cleanup_fb deferred to dc unbind");
   comp.set_drvdata(nullptr);

@@ -86,9 +86,11 @@ class SocDisplay final : public Display {
     plat_.last_err.store(0);
     if (removed_) return rescan();
     if (!added_) {
-      // Devices first (no driver yet: nothing probes), then the drivers in probe order.
+      // Devices first (no driver yet: nothing probes), then the drivers in probe order. A
+      // device_add that failed part-way is retried for the devices not yet added.
       for (const std::string& n : all_names())
-        if (int ret = bus.add_device(*devs_[n])) return ret;
+        if (!devs_[n]->is_registered())
+          if (int ret = bus.add_device(*devs_[n])) return ret;
       added_ = true;
       for (Driver* d : drivers_in_order())
         if (!d->bus())
@@ -146,7 +148,8 @@ class SocDisplay final : public Display {
       return bind();
     }
     for (const std::string& n : all_names())
-      if (int ret = bus.add_device(*devs_[n])) return ret;
+      if (!devs_[n]->is_registered())
+        if (int ret = bus.add_device(*devs_[n])) return ret;
     return settle();
   }
 

@@ -157,6 +157,9 @@ struct PanelHw {
 struct SocPlaneState : PlaneState {
   /// The framebuffer's GEM memory mapped into the dc's DMA space by prepare_fb (0: none).
   fakehw::dma_addr_t dma_addr = 0;
+  /// Set by the commit tail on a state being replaced by a flip that timed out (never
+  /// latched): the hardware still scans this buffer, cleanup_fb must not unmap it yet.
+  bool still_latched = false;
 };
 
 struct SocPlane : Plane {
@@ -172,6 +175,13 @@ struct SocCrtc : Crtc {
   /// vblank reference.
   PendingVblankEvent* event = nullptr;
   std::atomic<bool> crc_on{false};
+  /// The last atomic_enable could not light the pipe (pixel clock refused, mode refused): the
+  /// state says active, the pipe is dark. The next commit allowing a modeset retries.
+  std::atomic<bool> enable_failed{false};
+  /// Buffers kept mapped because the flip replacing them never latched (stuck GO, flip_done
+  /// timed out): released when a later flip of this pipe completes, or at the dc unbind.
+  /// Under sdrm->unmap_lock.
+  std::vector<fakehw::dma_addr_t> latched_unmaps;
 };
 
 struct SocEncoder : Encoder {
@@ -265,6 +275,9 @@ DisplayMode panel_mode();
 
 /// soc_plane.cpp: one plane of `pipe` (slot 0 primary, 1 overlay, 2 cursor), drmm.
 int soc_plane_create(SocDrm& drm, unsigned pipe, unsigned slot, SocPlane** out);
+/// soc_plane.cpp: unmap a scanout buffer the hardware no longer reads (inside the gate), or
+/// defer it to the dc unbind when the gate is closed and the pipes may still run.
+void soc_release_dma(SocDrm& drm, fakehw::dma_addr_t a);
 /// soc_crtc.cpp: CRTC `pipe` with its planes already created, drmm; hw is the dc binding.
 int soc_crtc_create(SocDrm& drm, DcHw& hw, unsigned pipe);
 /// soc_crtc.cpp: send the event waiting for FLIP_DONE, if any (IRQ and disable paths).

@@ -52,6 +52,7 @@ PlaneState* soc_plane_duplicate_state(Plane& plane) {
   auto* s = new SocPlaneState(*static_cast<SocPlaneState*>(plane.state));
   atomic_helper_plane_duplicate_state_reset(*s);
   s->dma_addr = 0;  // the copy maps its own buffer in prepare_fb
+  s->still_latched = false;
   return s;
 }
 
@@ -96,6 +97,19 @@ void soc_plane_cleanup_fb(Plane& plane, PlaneState& old_state) {
   const fakehw::dma_addr_t a = s.dma_addr;
   s.dma_addr = 0;
   SocDrm& drm = *to_soc(plane).sdrm;
+  if (s.still_latched) {
+    // The flip that replaced this buffer never latched: it is still on screen.
+    SocCrtc* crtc = drm.crtc[to_soc(plane).pipe];
+    std::lock_guard<SpinLock> l(drm.unmap_lock);
+    crtc->latched_unmaps.push_back(a);
+    return;
+  }
+  soc_release_dma(drm, a);
+}
+
+}  // namespace
+
+void soc_release_dma(SocDrm& drm, fakehw::dma_addr_t a) {
   if (auto g = drm.dev_enter()) {
     drm.dma->unmap(a, "udrm-soc cleanup_fb");
     return;
@@ -108,6 +122,8 @@ void soc_plane_cleanup_fb(Plane& plane, PlaneState& old_state) {
   }
   if (now) drm.dma->unmap(a, "udrm-soc cleanup_fb (after unbind)");
 }
+
+namespace {
 
 void soc_plane_atomic_update(Plane& plane, AtomicState& state) {
   SocPlane& sp = to_soc(plane);
