@@ -429,8 +429,10 @@ TEST(IoctlMode, AtomicFlagsObjectsAndProperties) {
     a.reserved = 0;
     a.count_objs = 1;
     EXPECT_EQ(io(*f, DRM_IOCTL_MODE_ATOMIC, &a), -EFAULT) << "objs_ptr to nowhere";
-    uint32_t objs[1] = {9999}, counts[1] = {1}, props[1] = {0};
-    uint64_t vals[1] = {0};
+    // props/vals have room for a second entry (used below); in-process "user memory" must be
+    // real memory, a count past the arrays would read the test's own stack.
+    uint32_t objs[1] = {9999}, counts[1] = {1}, props[2] = {0, 0};
+    uint64_t vals[2] = {0, 0};
     a.objs_ptr = uptr(objs);
     a.count_props_ptr = uptr(counts);
     a.props_ptr = uptr(props);
@@ -444,7 +446,7 @@ TEST(IoctlMode, AtomicFlagsObjectsAndProperties) {
     vals[0] = 1;
     a.flags = DRM_MODE_ATOMIC_TEST_ONLY;
     EXPECT_EQ(io(*f, DRM_IOCTL_MODE_ATOMIC, &a), -EINVAL) << "activating a CRTC without a mode";
-    counts[0] = 2;  // the second-level arrays are one entry long
+    counts[0] = 2;  // the second entry names property 0: no such property
     a.flags = 0;
     EXPECT_NE(io(*f, DRM_IOCTL_MODE_ATOMIC, &a), 0);
     EXPECT_EQ(f->event_space(), DrmFile::kEventSpace) << "no event budget leaked by failed commits";
