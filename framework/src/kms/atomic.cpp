@@ -24,31 +24,6 @@
 
 namespace udrm {
 
-namespace {
-
-void destroy_crtc_state(Crtc& c, CrtcState* s) {
-  if (c.funcs && c.funcs->atomic_destroy_state)
-    c.funcs->atomic_destroy_state(c, s);
-  else
-    atomic_helper_crtc_destroy_state(c, s);
-}
-
-void destroy_plane_state(Plane& p, PlaneState* s) {
-  if (p.funcs && p.funcs->atomic_destroy_state)
-    p.funcs->atomic_destroy_state(p, s);
-  else
-    atomic_helper_plane_destroy_state(p, s);
-}
-
-void destroy_connector_state(Connector& c, ConnectorState* s) {
-  if (c.funcs && c.funcs->atomic_destroy_state)
-    c.funcs->atomic_destroy_state(c, s);
-  else
-    atomic_helper_connector_destroy_state(c, s);
-}
-
-}  // namespace
-
 // An event that never reached the hardware: unhook it from the commit (dropping the reference
 // its completion held), free an internal one, cancel a userspace one (budget returned).
 void atomic_state_abort_crtc_event(DrmDevice& dev, CrtcState& s, bool cancel_user_event) {
@@ -97,21 +72,21 @@ void AtomicState::clear() {
     CrtcState* owned = swapped ? e.old_state : e.new_state;
     if (owned) {
       owned->state = nullptr;
-      destroy_crtc_state(*e.ptr, owned);
+      crtc_destroy_state(*e.ptr, owned);
     }
   }
   for (auto& e : planes) {
     PlaneState* owned = swapped ? e.old_state : e.new_state;
     if (owned) {
       owned->state = nullptr;
-      destroy_plane_state(*e.ptr, owned);
+      plane_destroy_state(*e.ptr, owned);
     }
   }
   for (auto& e : connectors) {
     ConnectorState* owned = swapped ? e.old_state : e.new_state;
     if (owned) {
       owned->state = nullptr;
-      destroy_connector_state(*e.ptr, owned);
+      connector_destroy_state(*e.ptr, owned);
     }
   }
   crtcs.clear();

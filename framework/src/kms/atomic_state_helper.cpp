@@ -13,10 +13,6 @@
 
 namespace udrm {
 
-// The vblank code is linked in whenever drm_vblank_init ran (dev.vblank set); referencing it
-// weakly keeps the object model usable (and testable) without it.
-[[gnu::weak]] void crtc_vblank_reset(Crtc& crtc);
-
 namespace {
 
 void free_event(PendingEvent* e) {
@@ -27,37 +23,37 @@ void free_event(PendingEvent* e) {
     delete e;
 }
 
-void destroy_crtc_state(Crtc& crtc, CrtcState* s) {
+}  // namespace
+
+void crtc_destroy_state(Crtc& crtc, CrtcState* s) {
   if (crtc.funcs && crtc.funcs->atomic_destroy_state)
     crtc.funcs->atomic_destroy_state(crtc, s);
   else
     atomic_helper_crtc_destroy_state(crtc, s);
 }
 
-void destroy_plane_state(Plane& plane, PlaneState* s) {
+void plane_destroy_state(Plane& plane, PlaneState* s) {
   if (plane.funcs && plane.funcs->atomic_destroy_state)
     plane.funcs->atomic_destroy_state(plane, s);
   else
     atomic_helper_plane_destroy_state(plane, s);
 }
 
-void destroy_connector_state(Connector& c, ConnectorState* s) {
+void connector_destroy_state(Connector& c, ConnectorState* s) {
   if (c.funcs && c.funcs->atomic_destroy_state)
     c.funcs->atomic_destroy_state(c, s);
   else
     atomic_helper_connector_destroy_state(c, s);
 }
 
-}  // namespace
-
 // ---- CRTC ------------------------------------------------------------------------------------
 
 void atomic_helper_crtc_reset(Crtc& crtc) {
-  if (crtc.state) destroy_crtc_state(crtc, crtc.state);
+  if (crtc.state) crtc_destroy_state(crtc, crtc.state);
   crtc.state = nullptr;
   auto* s = new (std::nothrow) CrtcState();
   if (s) s->crtc = &crtc;
-  if (crtc.dev && crtc.dev->vblank && &crtc_vblank_reset != nullptr) crtc_vblank_reset(crtc);
+  if (crtc.dev && crtc.dev->vblank) crtc_vblank_reset(crtc);
   crtc.state = s;
 }
 
@@ -103,7 +99,7 @@ void atomic_helper_crtc_destroy_state(Crtc&, CrtcState* s) {
 // ---- plane -----------------------------------------------------------------------------------
 
 void atomic_helper_plane_reset(Plane& plane) {
-  if (plane.state) destroy_plane_state(plane, plane.state);
+  if (plane.state) plane_destroy_state(plane, plane.state);
   plane.state = nullptr;
   auto* s = new (std::nothrow) PlaneState();
   if (s) {
@@ -138,7 +134,7 @@ void atomic_helper_plane_destroy_state(Plane&, PlaneState* s) {
 // ---- connector -------------------------------------------------------------------------------
 
 void atomic_helper_connector_reset(Connector& c) {
-  if (c.state) destroy_connector_state(c, c.state);
+  if (c.state) connector_destroy_state(c, c.state);
   c.state = nullptr;
   auto* s = new (std::nothrow) ConnectorState();
   if (s) s->connector = &c;

@@ -67,6 +67,10 @@ void atomic_helper_commit_cleanup_done(AtomicState& old_state);
 constexpr uint32_t kCommitPlaneActiveOnly = 1u << 0;  // DRM_PLANE_COMMIT_ACTIVE_ONLY
 
 // ---- state helpers ---------------------------------------------------------------------------
+/// Destroy a state with the object's atomic_destroy_state hook, or the helper when it has none.
+void crtc_destroy_state(Crtc& crtc, CrtcState* s);
+void plane_destroy_state(Plane& plane, PlaneState* s);
+void connector_destroy_state(Connector& c, ConnectorState* s);
 void atomic_helper_crtc_reset(Crtc& crtc);
 /// __drm_atomic_helper_crtc_duplicate_state: after copying, reset the transient fields.
 void atomic_helper_crtc_duplicate_state_reset(CrtcState& s);
