@@ -196,7 +196,7 @@ class DevresAlloc : public ::testing::Test {
 // prove nothing.
 TEST_F(DevresAlloc, CountersSeeAllocations) {
   udrm_test_alloc::begin();
-  auto* p = new int(1);
+  int* volatile p = new int(1);  // volatile: the compiler may not elide the new/delete pair
   delete p;
   auto c = udrm_test_alloc::end();
   EXPECT_EQ(c.op_new, 1u);
@@ -204,7 +204,7 @@ TEST_F(DevresAlloc, CountersSeeAllocations) {
     EXPECT_EQ(c.malloc, 1u);
     EXPECT_EQ(c.free, 1u);
     udrm_test_alloc::begin();
-    void* q = std::calloc(1, 8);
+    void* volatile q = std::calloc(1, 8);
     std::free(q);
     c = udrm_test_alloc::end();
     EXPECT_EQ(c.calloc, 1u);

@@ -90,6 +90,10 @@ struct TdDrm : DrmDevice {
   Encoder enc;
   Connector conn;
   TdHw* hw = nullptr;  // gated: only inside dev_enter()
+  // The mapping handle, kept like many drivers keep `void __iomem *base` next to their drm
+  // state: the handle object outlives the unmap (fakehw keeps it), so a stale use is a
+  // reported violation rather than a crash.
+  fakehw::IoMem* regs = nullptr;
   TdStats* stats = nullptr;
 };
 
@@ -102,10 +106,10 @@ void td_crtc_enable(Crtc& crtc, AtomicState& state) {
   CrtcState* cs = atomic_get_new_crtc_state(state, crtc);
   const DisplayMode m = cs ? cs->mode : crtc.state->mode;
   if (auto g = d.dev_enter()) {
-    d.hw->regs->writel(pack(m.hdisplay, m.htotal), pipe_base(0) + PIPE_HTIMING);
-    d.hw->regs->writel(pack(m.vdisplay, m.vtotal), pipe_base(0) + PIPE_VTIMING);
-    d.hw->regs->writel(static_cast<uint32_t>(m.clock), pipe_base(0) + PIPE_CLOCK);
-    d.hw->regs->writel(CTRL_ENABLE, pipe_base(0) + PIPE_CTRL);
+    d.regs->writel(pack(m.hdisplay, m.htotal), pipe_base(0) + PIPE_HTIMING);
+    d.regs->writel(pack(m.vdisplay, m.vtotal), pipe_base(0) + PIPE_VTIMING);
+    d.regs->writel(static_cast<uint32_t>(m.clock), pipe_base(0) + PIPE_CLOCK);
+    d.regs->writel(CTRL_ENABLE, pipe_base(0) + PIPE_CTRL);
   }
 }
 
@@ -113,7 +117,7 @@ void td_crtc_enable(Crtc& crtc, AtomicState& state) {
 void td_pipe_off(TdDrm& d) {
   UDRM_POINT("td.pipe_off");
   if (auto g = d.dev_enter()) {
-    d.hw->regs->writel(0, pipe_base(0) + PIPE_CTRL);
+    d.regs->writel(0, pipe_base(0) + PIPE_CTRL);
     ++d.stats->disable_hw;
   } else {
     ++d.stats->disable_skipped;
@@ -203,6 +207,7 @@ class TdDriver final : public Driver {
     hw->regs = fakehw::devm_ioremap(dev, dc_.regs());
     if (!hw->regs) return -ENOMEM;
     d->hw = hw;
+    d->regs = hw->regs;
     if ((err = drmm_mode_config_init(*d))) return err;
     ModeConfig* mc = mode_config(*d);
     mc->min_width = mc->min_height = 16;

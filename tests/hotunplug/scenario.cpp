@@ -71,6 +71,15 @@ namespace {
 }
 }  // namespace
 
+ActiveClient::~ActiveClient() {
+  if (!c) return;
+  for (auto& b : buf) {
+    if (b.map) c->file().munmap(b.map, b.size);
+    b.map = nullptr;
+  }
+  if (c->file().is_open()) c->close();
+}
+
 ::testing::AssertionResult open_and_modeset(drivers::Display& d, uint32_t seed, ActiveClient* ac) {
   Ref<DrmFile> f;
   if (int r = d.open(&f)) return ::testing::AssertionFailure() << "open " << r;

@@ -40,6 +40,12 @@ struct ActiveClient {
   Output out;
   testing::KmsClient::Dumb buf[2];
   uint32_t fb[2] = {0, 0};
+
+  ActiveClient() = default;
+  ActiveClient(const ActiveClient&) = delete;
+  ActiveClient& operator=(const ActiveClient&) = delete;
+  /// Like a process exiting: its mappings go, then its file is closed (if still open).
+  ~ActiveClient();
 };
 ::testing::AssertionResult open_and_modeset(drivers::Display& d, uint32_t seed, ActiveClient* ac);
 

@@ -28,6 +28,7 @@ struct HotunplugTest : ::testing::TestWithParam<Kind> {
       ASSERT_NE(d->drm(), nullptr);
       body(sim, *d);
       d.reset();
+      settle();  // deferred frees run while the World still exists
     });
     ASSERT_TRUE(r) << r.report;
   }

@@ -36,6 +36,7 @@ struct Both : ::testing::TestWithParam<Kind> {
       ASSERT_EQ(d->bind(), 0);
       body(sim, world, *d);
       d.reset();
+      settle();  // deferred frees run while the World still exists
     });
     ASSERT_TRUE(r) << r.report;
   }

@@ -60,6 +60,7 @@ struct Uapi : ::testing::TestWithParam<Kind> {
       ASSERT_EQ(d->bind(), 0);
       body(*d);
       d.reset();
+      sleep_for(std::chrono::milliseconds(20));  // deferred frees run while the World still exists
     });
     ASSERT_TRUE(r) << r.report;
   }

@@ -17,5 +17,9 @@ struct SystemWorkqueues {
 
 WorkQueue& system_wq(World& world) { return world.ext<SystemWorkqueues>().events; }
 WorkQueue& system_unbound_wq(World& world) { return world.ext<SystemWorkqueues>().events_unbound; }
+std::shared_ptr<WorkQueue> system_unbound_wq_ref(World& world) {
+  auto q = world.ext_shared<SystemWorkqueues>();
+  return std::shared_ptr<WorkQueue>(q, &q->events_unbound);
+}
 
 }  // namespace udrm

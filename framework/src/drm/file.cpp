@@ -348,7 +348,8 @@ int DrmFile::mmap(uint64_t offset, std::size_t len, int prot, void** out) {
     std::lock_guard<Mutex> l(maps_lock_);
     maps_.push_back(Mapping{p, len, std::move(obj)});
   }
-  active_.fetch_add(1, std::memory_order_relaxed);  // the vma holds the file
+  active_.fetch_add(1, std::memory_order_relaxed);  // the vma holds the file ...
+  get();                                              // ... and the object (munmap drops both)
   *out = p;
   return 0;
 }
@@ -366,6 +367,7 @@ int DrmFile::munmap(void* addr, std::size_t len) {
   ::munmap(m.addr, m.len);
   m.obj.reset();
   put_active();  // may release the file (it was closed while mapped)
+  put();         // the mapping's reference on the object; may free it
   return 0;
 }
 

@@ -101,8 +101,10 @@ void AtomicState::kref_release() noexcept {
   // the workqueue still touches it, so free once it is idle (the kernel frees from the work
   // function; udrm's WorkQueue touches the item after the function returns).
   if (commit_work.running()) {
+    // The task may run after the World is gone (a test destroys it at the end of its run):
+    // it keeps the queue alive itself.
     World& world = dev_->world();
-    WorkQueue* wq = &system_unbound_wq(world);
+    std::shared_ptr<WorkQueue> wq = system_unbound_wq_ref(world);
     world.executor().post(
         [this, wq] {
           wq->flush_work(commit_work);

@@ -16,6 +16,10 @@ uint64_t uptr(T* p) {
 }
 }  // namespace
 
+KmsClient::~KmsClient() {
+  for (auto& [addr, len] : maps_) file_->munmap(addr, len);  // -EINVAL if the test unmapped it
+}
+
 int KmsClient::ioctl(unsigned long cmd, void* arg) { return drm_ioctl(*file_, cmd, arg); }
 
 int KmsClient::close() { return file_->close(); }
@@ -178,11 +182,15 @@ int KmsClient::create_dumb(uint32_t width, uint32_t height, uint32_t bpp, Dumb* 
   r = file_->mmap(m.offset, c.size, PROT_READ | PROT_WRITE, &p);
   if (r) return r;
   *out = Dumb{c.handle, c.pitch, width, height, bpp, c.size, static_cast<uint8_t*>(p)};
+  maps_.emplace_back(p, c.size);
   return 0;
 }
 
 int KmsClient::destroy_dumb(Dumb& d) {
-  if (d.map) file_->munmap(d.map, d.size);
+  if (d.map) {
+    file_->munmap(d.map, d.size);
+    std::erase(maps_, std::pair<void*, std::size_t>(d.map, d.size));
+  }
   d.map = nullptr;
   drm_mode_destroy_dumb x{};
   x.handle = d.handle;

@@ -9,6 +9,8 @@
 // Context: process context (the lookup takes the world's extension mutex); queueing on the
 // returned queue: any context.
 #pragma once
+#include <memory>
+
 #include "udrm/base/workqueue.h"
 
 namespace udrm {
@@ -19,5 +21,7 @@ class World;
 WorkQueue& system_wq(World& world);
 /// system_unbound_wq of `world`.
 WorkQueue& system_unbound_wq(World& world);
+/// The unbound queue, kept alive by the returned pointer even if the World goes first.
+std::shared_ptr<WorkQueue> system_unbound_wq_ref(World& world);
 
 }  // namespace udrm

@@ -45,10 +45,16 @@ class World {
   /// Per-world extension slots for later layers (e.g. DRM minor tables), keyed by type name.
   template <class T>
   T& ext() {
+    return *ext_shared<T>();
+  }
+  /// The same slot as a shared pointer: work that may still run after the World is destroyed
+  /// (a deferred free posted to the executor) keeps the extension alive with it.
+  template <class T>
+  std::shared_ptr<T> ext_shared() {
     std::lock_guard<Mutex> l(ext_mu_);
     auto& p = ext_[typeid(T).name()];
     if (!p) p = std::shared_ptr<void>(new T(*this), [](void* q) { delete static_cast<T*>(q); });
-    return *static_cast<T*>(p.get());
+    return std::shared_ptr<T>(p, static_cast<T*>(p.get()));
   }
 
  private:

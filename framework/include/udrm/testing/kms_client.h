@@ -6,7 +6,9 @@
 // reaches udrm devices through the shim of issue 4; this client keeps the framework's own
 // tests independent of it.)
 //
-// Lifetime: holds a reference to the file; close() closes it. Context: process context.
+// Lifetime: holds a reference to the file; close() closes it. The dumb-buffer mappings it
+// made go when it goes (like a process exiting: a mapping holds the file, so one left behind
+// would keep the file and the device alive). Context: process context.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -24,6 +26,9 @@ namespace udrm::testing {
 class KmsClient {
  public:
   explicit KmsClient(Ref<DrmFile> file) : file_(std::move(file)) {}
+  ~KmsClient();
+  KmsClient(const KmsClient&) = delete;
+  KmsClient& operator=(const KmsClient&) = delete;
   DrmFile& file() const { return *file_; }
   Ref<DrmFile> file_ref() const { return file_; }
 
@@ -93,6 +98,7 @@ class KmsClient {
 
  private:
   Ref<DrmFile> file_;
+  std::vector<std::pair<void*, std::size_t>> maps_;  // mappings made by create_dumb
 };
 
 /// Fill a dumb XRGB8888 buffer with a deterministic pattern (seed selects it).
