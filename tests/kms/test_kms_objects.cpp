@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <thread>
 
@@ -140,7 +141,15 @@ TEST(KmsObject, ConcurrentLookupVersusFinalPutOnRealThreads) {
       }
       created.fetch_add(1);
       current.store(fb->id, std::memory_order_release);
-      if (i % 2) std::this_thread::yield();
+      if (i % 50 == 0) {
+        // Now and then hold the framebuffer until the consumer has seen it, so the run
+        // certainly overlaps lookups with live objects (bounded: never a hang).
+        const int seen = found.load();
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while (found.load() == seen && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+      } else if (i % 2) {
+        std::this_thread::yield();
+      }
       fb->RefCounted<Framebuffer>::put();  // the final put races the lookups
     }
     stop = true;
