@@ -344,8 +344,10 @@ TEST(GateSim, ConcurrentUnplugsBothWaitForTheReader) {
   SimExecutor sim(small_budget());
   Gate gate("dev");
   Log log;
+  // Outside main's frame: main returns right after go.complete(), while the reader still
+  // re-reads `go` when it wakes (a completion must outlive its waiters).
+  Completion entered("entered"), go("go");
   auto r = sim.run([&] {
-    Completion entered("entered"), go("go");
     sim.post([&] {
       auto g = gate.enter();
       ASSERT_TRUE(static_cast<bool>(g));

@@ -180,13 +180,14 @@ TEST(SocBind, IrqStormDuringUnbindIsHarmless) {
     ASSERT_EQ(commit(*f, {.crtc = mode_config(d)->crtcs[0], .conn = hdmi, .mode = &*mode, .fb = fb.fb.get()}), 0);
     fakehw::DisplayController* dc = disp->board().display("dc");
     fakehw::IrqLine* line = disp->board().irq("dc");
-    bool stop = false;
+    bool stop = false, stopped = false;
     world.executor().post([&] {
       while (!stop) {
         dc->fault_irq_storm(64);
         disp->board().hotplug("hdmi")->irq().storm(16);
         sleep_for(50us);
       }
+      stopped = true;
     }, "irq-storm");
     sleep_for(1ms);
     ASSERT_EQ(disp->unbind("dc"), 0);
@@ -200,6 +201,7 @@ TEST(SocBind, IrqStormDuringUnbindIsHarmless) {
     fb = Fb{};
     EXPECT_EQ(f->close(), 0);
     EXPECT_EQ(disp->live_drm_devices(), 0);
+    while (!stopped) sleep_for(10us);  // the storm task touches the board: let it finish first
     disp.reset();
   });
   ASSERT_TRUE(r) << r.report;

@@ -143,6 +143,11 @@ void WorkQueue::drain_ordered() {
   }
 }
 
+bool WorkQueue::busy(const Work& w) const {
+  std::lock_guard<SpinLock> l(lock_);
+  return w.wq_ == this && (w.pending_ || w.running_ || w.posted_);
+}
+
 bool WorkQueue::flush_work(Work& w) {
   bool waited = false;
   wq_.wait_event([&] {

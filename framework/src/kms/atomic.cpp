@@ -100,11 +100,13 @@ void AtomicState::kref_release() noexcept {
   // The last reference may go inside commit_work itself: the work item must not be freed while
   // the workqueue still touches it, so free once it is idle (the kernel frees from the work
   // function; udrm's WorkQueue touches the item after the function returns).
-  if (commit_work.running()) {
+  // Decided under the queue's lock (WorkQueue::busy): a worker that has finished with the item
+  // never touches it again, one that has not yet will be waited for by the deferred free.
+  std::shared_ptr<WorkQueue> wq = commit_wq;
+  if (wq && wq->busy(commit_work)) {
+    World& world = dev_->world();
     // The task may run after the World is gone (a test destroys it at the end of its run):
     // it keeps the queue alive itself.
-    World& world = dev_->world();
-    std::shared_ptr<WorkQueue> wq = system_unbound_wq_ref(world);
     world.executor().post(
         [this, wq] {
           wq->flush_work(commit_work);

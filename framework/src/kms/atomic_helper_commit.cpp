@@ -60,7 +60,8 @@ int atomic_helper_commit(DrmDevice& dev, AtomicState& state, bool nonblock) {
   }
   state.get();
   if (nonblock) {
-    if (!system_unbound_wq(dev.world()).queue(state.commit_work)) {
+    state.commit_wq = system_unbound_wq_ref(dev.world());  // kept for the final put's busy check
+    if (!state.commit_wq->queue(state.commit_work)) {
       // Refused (the world is going away): the commit is past the point of no return.
       commit_tail(state);
       state.put();

@@ -64,6 +64,10 @@ class WorkQueue {
   bool queue(Work& w);
   /// flush_work: wait until w is neither pending nor running. True if it had to wait.
   bool flush_work(Work& w);
+  /// Is w queued, posted or running on this queue? Decided under the queue's lock: once it
+  /// says false, the queue will not touch w again (until w is queued anew), so the caller may
+  /// free it. (Work::pending/running read w's queue pointer unlocked: racy for that purpose.)
+  bool busy(const Work& w) const;
   /// cancel_work_sync: unqueue w if pending, wait if running. True if it was pending.
   bool cancel_sync(Work& w);
   /// flush_workqueue: wait for every item queued before this call.

@@ -25,6 +25,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include <boost/intrusive/list.hpp>
@@ -177,6 +178,9 @@ class AtomicState : public RefCounted<AtomicState> {
   /// The nonblocking commit's work item (commit_work); queued on the system unbound queue.
   /// It runs commit_work_func (set by the commit helper), which drops the queued reference.
   Work commit_work;
+  /// The queue commit_work went to (nullptr for a commit that never queued one); it keeps the
+  /// queue alive for the deferred free (see kref_release).
+  std::shared_ptr<WorkQueue> commit_wq;
   void (*commit_work_func)(AtomicState& state) = nullptr;
   /// Set by atomic_helper_swap_state: from then on the old states are the ones owned here.
   bool swapped = false;
