@@ -133,6 +133,52 @@ void BM_FlipRoundTrip_Asio(benchmark::State& state, drivers::Kind kind) {
   state.counters["commits_per_s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
+// The same flip round trip, interleaved iteration by iteration with the bare post/complete
+// round trip on a second executor of the same kind, so both see the same host noise (a VM's
+// wake-up cost drifts by 2x between runs). Counter `ratio` = total flip time / total baseline
+// time: the target is <= 3.
+void BM_FlipVsPost_Asio(benchmark::State& state, drivers::Kind kind) {
+  udrm::AsioExecutor ex(2), base(2);
+  bool ok = true;
+  double flip_s = 0, post_s = 0;
+  {
+    udrm::World world(ex);
+    drivers::DisplayOptions opts;
+    opts.kind = kind;
+    opts.immediate_vblank = true;
+    auto d = drivers::create_display(world, opts);
+    Client cl;
+    ok = d->bind() == 0 && setup_client(*d, &cl);
+    uint64_t i = 0;
+    if (ok) {
+      using C = std::chrono::steady_clock;
+      for (auto _ : state) {
+        auto t0 = C::now();
+        if (!flip_round_trip(cl, ++i)) {
+          ok = false;
+          break;
+        }
+        auto t1 = C::now();
+        udrm::Completion done;
+        base.post([&] { done.complete(); }, "bench");
+        done.wait();
+        auto t2 = C::now();
+        flip_s += std::chrono::duration<double>(t1 - t0).count();
+        post_s += std::chrono::duration<double>(t2 - t1).count();
+      }
+      teardown_client(cl);
+    }
+    d.reset();
+  }
+  ex.shutdown();
+  base.shutdown();
+  if (!ok) state.SkipWithError("flip round trip failed");
+  const double n = static_cast<double>(state.iterations());
+  state.counters["flip_us"] = n ? flip_s / n * 1e6 : 0;
+  state.counters["post_us"] = n ? post_s / n * 1e6 : 0;
+  state.counters["ratio"] = post_s > 0 ? flip_s / post_s : 0;
+}
+
 // Baseline: post a task to the same kind of executor and wait for it to complete, with the
 // same blocking primitive the flip read uses.
 void BM_AsioPostComplete(benchmark::State& state) {
@@ -302,6 +348,8 @@ BENCHMARK(BM_SimPostComplete);
 BENCHMARK_CAPTURE(BM_FlipRoundTrip_Asio, simple, drivers::Kind::simple)->UseRealTime();
 BENCHMARK_CAPTURE(BM_FlipRoundTrip_Asio, soc, drivers::Kind::soc)->UseRealTime();
 BENCHMARK(BM_AsioPostComplete)->UseRealTime();
+BENCHMARK_CAPTURE(BM_FlipVsPost_Asio, simple, drivers::Kind::simple)->UseRealTime();
+BENCHMARK_CAPTURE(BM_FlipVsPost_Asio, soc, drivers::Kind::soc)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Ioctl, getresources, Op::getresources);
 BENCHMARK_CAPTURE(BM_Ioctl, getconnector, Op::getconnector);
 BENCHMARK_CAPTURE(BM_Ioctl, atomic_test_only, Op::atomic_test_only);

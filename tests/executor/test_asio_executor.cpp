@@ -422,5 +422,35 @@ TEST(AsioPrimitives, TimerCanCompleteAWaitInProcessContext) {
   WAIT_OR_FAIL(done);
 }
 
+TEST(AsioExecutor, TimersFireWhileEveryWorkerSleeps) {
+  // commit_tail sleeping on flip_done on every worker must not starve the FLIP_DONE interrupt:
+  // timers run on their own interrupt thread, not on the pool.
+  Completion irq("irq"), all_asleep("all_asleep");
+  std::atomic<int> sleeping{0};
+  std::atomic<int> woke{0};
+  AsioExecutor ex(2);
+  for (int i = 0; i < 2; ++i)
+    ex.post([&] {
+      if (++sleeping == 2) all_asleep.complete_all();
+      if (irq.wait_timeout(60s)) ++woke;
+    }, "commit_tail");
+  WAIT_OR_FAIL(all_asleep);
+  ex.post_at(ex.now() + 1ms, [&] { irq.complete_all(); }, "flip_done_irq");
+  WAIT_OR_FAIL(irq);
+  ex.shutdown();
+  EXPECT_EQ(woke.load(), 2);
+}
+
+TEST(AsioExecutor, ShutdownWithTimersArmedFromQueuedWork) {
+  std::atomic<int> fired{0};
+  {
+    AsioExecutor ex(1);
+    for (int i = 0; i < 50; ++i)
+      ex.post([&] { ex.post_at(ex.now() + 1h, [&] { ++fired; }, "never"); }, "arm");
+    ex.shutdown();  // must not wait an hour nor run the timers
+  }
+  EXPECT_EQ(fired.load(), 0);
+}
+
 }  // namespace
 }  // namespace udrm

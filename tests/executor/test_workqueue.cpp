@@ -173,5 +173,65 @@ TEST(WorkQueue, OrderedNeverOverlapsOnRealThreads) {
   EXPECT_EQ(runs.load(), 64 * 50);
 }
 
+// An object that embeds its work item and drops its last reference from that work (the atomic
+// state's commit_work): freed once the queue has let go, on the same task.
+struct SelfFreeing {
+  explicit SelfFreeing(int* freed_count) : freed(freed_count), work("self_free", [this] { run(); }) {}
+  ~SelfFreeing() { ++*freed; }
+  void run() {
+    ran_in_work = work.defer_after_run([](void* p) { delete static_cast<SelfFreeing*>(p); }, this);
+    // Still alive here: the free waits for the queue to let go.
+    value = 42;
+  }
+  int* freed;
+  Work work;
+  bool ran_in_work = false;
+  int value = 0;
+};
+
+TEST(WorkQueue, DeferAfterRunFreesTheItemOnceTheQueueLetsGo) {
+  for (bool ordered : {false, true}) {
+    SimExecutor sim;
+    int freed = 0;
+    auto r = sim.run([&] {
+      WorkQueue wq(sim, ordered ? "ordered" : "unbound", ordered);
+      for (int i = 0; i < 3; ++i) wq.queue((new SelfFreeing(&freed))->work);
+      wq.flush();
+      EXPECT_EQ(freed, 3);
+    });
+    ASSERT_TRUE(r) << r.report;
+    EXPECT_EQ(freed, 3) << (ordered ? "ordered" : "unbound");
+  }
+}
+
+TEST(WorkQueue, DeferAfterRunOutsideTheItemIsRefused) {
+  SimExecutor sim;
+  auto r = sim.run([&] {
+    WorkQueue wq(sim, "unbound", false);
+    int calls = 0;
+    Work other("other", [] {});
+    Work w("w", [&] {
+      // Another item's defer from this item: refused, nothing scheduled.
+      EXPECT_FALSE(other.defer_after_run([](void* p) { ++*static_cast<int*>(p); }, &calls));
+    });
+    EXPECT_FALSE(w.defer_after_run([](void* p) { ++*static_cast<int*>(p); }, &calls));
+    wq.queue(w);
+    wq.flush();
+    EXPECT_EQ(calls, 0);
+  });
+  ASSERT_TRUE(r) << r.report;
+}
+
+TEST(WorkQueue, DeferAfterRunOnRealThreads) {
+  int freed = 0;
+  {
+    AsioExecutor ex(2);
+    WorkQueue wq(ex, "unbound", false);
+    for (int i = 0; i < 200; ++i) wq.queue((new SelfFreeing(&freed))->work);
+    wq.flush();
+  }
+  EXPECT_EQ(freed, 200);
+}
+
 }  // namespace
 }  // namespace udrm

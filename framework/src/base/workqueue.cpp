@@ -3,6 +3,7 @@
 
 #include <mutex>
 
+#include "udrm/base/context.h"
 #include "udrm/base/log.h"
 #include "udrm/base/point.h"
 
@@ -22,6 +23,40 @@ bool Work::running() const noexcept {
   if (!wq_) return false;
   std::lock_guard<SpinLock> l(wq_->lock_);
   return running_;
+}
+
+namespace {
+
+// The item the current task is running, and what to run once the queue lets go of it.
+struct Running {
+  Work* w;
+  void (*after)(void*) = nullptr;
+  void* arg = nullptr;
+  void* saved;
+};
+
+void run_fn(Work* w, std::function<void()>& fn, Running& r) {
+  r.w = w;
+  r.after = nullptr;
+  r.saved = detail::tls_task_local[detail::kTaskLocalWork];
+  detail::tls_task_local[detail::kTaskLocalWork] = &r;
+  fn();
+  detail::tls_task_local[detail::kTaskLocalWork] = r.saved;
+}
+
+void run_after(Running& r) {
+  if (r.after) r.after(r.arg);
+  r.after = nullptr;
+}
+
+}  // namespace
+
+bool Work::defer_after_run(void (*fn)(void*), void* arg) noexcept {
+  auto* r = static_cast<Running*>(detail::tls_task_local[detail::kTaskLocalWork]);
+  if (!r || r->w != this || r->after) return false;
+  r->after = fn;
+  r->arg = arg;
+  return true;
 }
 
 WorkQueue::WorkQueue(Executor& ex, const char* name, bool ordered)
@@ -92,14 +127,17 @@ void WorkQueue::run_one(Work* w) {
       w->wq_ = nullptr;  // cancelled before it started
     }
   });
+  Running r{};
   while (run) {
     UDRM_POINT("work.run");
-    w->fn_();
+    run_fn(w, w->fn_, r);
     wq_.wake_up_all([&] {
       std::lock_guard<SpinLock> l(lock_);
       w->running_ = false;
       outstanding_.erase(outstanding_.find(seq));
       run = w->pending_;  // queued again while it ran: run it again, here
+      if (run && r.after) drop_requeued_locked(*w);
+      run = run && !r.after;
       if (run) {
         w->pending_ = false;
         w->running_ = true;
@@ -109,6 +147,7 @@ void WorkQueue::run_one(Work* w) {
       }
     });
   }
+  run_after(r);
 }
 
 void WorkQueue::drain_ordered() {
@@ -128,19 +167,31 @@ void WorkQueue::drain_ordered() {
     seq = w->seq_;
   };
   wq_.wake_up_all(next);
+  Running r{};
   while (w) {
     UDRM_POINT("work.run");
-    w->fn_();
+    run_fn(w, w->fn_, r);
     wq_.wake_up_all([&] {
       {
         std::lock_guard<SpinLock> l(lock_);
         w->running_ = false;
         outstanding_.erase(outstanding_.find(seq));
+        if (w->pending_ && r.after) drop_requeued_locked(*w);
         if (!w->pending_) w->wq_ = nullptr;
       }
       next();
     });
+    run_after(r);
   }
+}
+
+// The item is freed after this run (Work::defer_after_run) but was queued again meanwhile:
+// a use-after-free in the making. Drop the queueing, loudly.
+void WorkQueue::drop_requeued_locked(Work& w) {
+  warn(LogCat::core, "work '%s' queued again while it frees itself: dropped", w.name());
+  w.pending_ = false;
+  outstanding_.erase(outstanding_.find(w.seq_));
+  if (ordered_ && w.is_linked()) queue_.erase(queue_.iterator_to(w));
 }
 
 bool WorkQueue::busy(const Work& w) const {

@@ -102,6 +102,9 @@ void AtomicState::kref_release() noexcept {
   // function; udrm's WorkQueue touches the item after the function returns).
   // Decided under the queue's lock (WorkQueue::busy): a worker that has finished with the item
   // never touches it again, one that has not yet will be waited for by the deferred free.
+  // The usual case: the last reference goes at the end of commit_work; free once its queue has
+  // let go of the item, on the same worker.
+  if (commit_work.defer_after_run([](void* p) { delete static_cast<AtomicState*>(p); }, this)) return;
   std::shared_ptr<WorkQueue> wq = commit_wq;
   if (wq && wq->busy(commit_work)) {
     World& world = dev_->world();

@@ -92,22 +92,40 @@ void disable_fn(VblankSet& vs, unsigned pipe) {
   }
 }
 
-void arm_disable_timer_locked(VblankSet& vs, VblankCrtc& vb) {
+// mod_timer(&vblank->disable_timer, now + offdelay), lazily: a put only moves the deadline, and
+// an armed timer that fires before it re-arms itself for the rest. A get never cancels it
+// (disable_fn re-checks the refcount), so a steady flip loop costs no timer traffic at all.
+void start_disable_timer_locked(VblankSet& vs, VblankCrtc& vb, TimePoint when) {
   Executor& ex = vs.dev->world().executor();
-  if (vb.disable_timer) ex.cancel(vb.disable_timer);
   std::shared_ptr<VblankSet> keep = vs.self;
   unsigned pipe = vb.pipe;
+  vb.disable_timer_expiry = when;
   vb.disable_timer = ex.post_at(
-      ex.now() + std::chrono::milliseconds(vs.offdelay_ms),
+      when,
       [keep, pipe] {
         {
           std::lock_guard<SpinLock> l(keep->lock);
           if (keep->dead) return;
-          keep->crtcs[pipe].disable_timer = 0;
+          VblankCrtc& v = keep->crtcs[pipe];
+          v.disable_timer = 0;
+          if (v.disable_deadline > v.disable_timer_expiry) {
+            start_disable_timer_locked(*keep, v, v.disable_deadline);
+            return;
+          }
         }
         disable_fn(*keep, pipe);
       },
       "vblank.disable_timer");
+}
+
+void arm_disable_timer_locked(VblankSet& vs, VblankCrtc& vb) {
+  Executor& ex = vs.dev->world().executor();
+  vb.disable_deadline = ex.now() + std::chrono::milliseconds(vs.offdelay_ms);
+  if (vb.disable_timer) {
+    if (vb.disable_timer_expiry <= vb.disable_deadline) return;  // fires first, then re-arms
+    ex.cancel(vb.disable_timer);                                    // off-delay was shortened
+  }
+  start_disable_timer_locked(vs, vb, vb.disable_deadline);
 }
 
 void vblank_release(DrmDevice& dev, VblankSet* vs) {

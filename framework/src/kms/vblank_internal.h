@@ -41,7 +41,9 @@ struct VblankCrtc {
   std::atomic<bool> enabled{false};   // interrupt on (driver's enable_vblank succeeded)
   bool inmodeset = false;             // between vblank_off/reset and vblank_on
   std::atomic<int64_t> framedur_ns{0};  // from the mode (crtc_calc_timestamping_constants)
-  TimerId disable_timer = 0;
+  TimerId disable_timer = 0;          // armed off-delay timer (0: none)
+  TimePoint disable_timer_expiry{};   // when the armed timer fires
+  TimePoint disable_deadline{};       // last put + off-delay: the timer re-arms until then
   WaitQueue queue{"vblank.queue"};  // woken at every vblank and at off
   VblankEventList events;           // armed, in arming order (under dev.event_lock)
 };

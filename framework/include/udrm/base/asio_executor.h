@@ -2,13 +2,16 @@
 //
 // Work items run on a boost::asio::thread_pool (process context, may sleep: size the pool for
 // the number of work items that may block at once, as the kernel sizes kworkers). Timers are
-// boost::asio::steady_timer, their callbacks run in atomic context on a pool thread.
+// boost::asio::steady_timer on one dedicated interrupt thread; their callbacks run in atomic
+// context there, so an interrupt fires even while every worker sleeps.
 //
-// Lifetime: the destructor cancels pending timers and joins the pool after running every
-// queued work item.
+// Lifetime: the destructor cancels pending timers, joins the pool after running every queued
+// work item, then joins the interrupt thread.
 // Context: post/post_at/cancel: any thread, never sleep.
 #pragma once
 #include <memory>
+
+#include <boost/system/error_code.hpp>
 
 #include "udrm/base/executor.h"
 
@@ -30,6 +33,7 @@ class AsioExecutor final : public Executor {
   void shutdown();
 
  private:
+  void fire(TimerId id, Task t, boost::system::error_code ec);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

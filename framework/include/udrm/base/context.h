@@ -19,6 +19,7 @@ inline constexpr int kTaskLocalSlots = 4;
 inline constexpr int kTaskLocalModule = 0;    // core/module.h: the current module
 inline constexpr int kTaskLocalTeardown = 1;  // core/gate.h: the gate this task tears down
 inline constexpr int kTaskLocalSignal = 2;    // base/signal.h: pending signal
+inline constexpr int kTaskLocalWork = 3;      // base/workqueue.h: the work item this task runs
 extern constinit thread_local void* tls_task_local[kTaskLocalSlots];
 void might_sleep_warn(const char* what);
 }  // namespace detail

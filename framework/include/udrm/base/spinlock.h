@@ -5,7 +5,13 @@
 // which is exactly the kernel's guarantee for spinlocks.
 //
 // Context: any, including atomic context. Never sleeps (briefly spins under contention).
+//
+// Unlike the kernel's, a userspace holder can be preempted — typically by the very thread it
+// just woke (an eventfd write or a post under the lock), which then spins on the lock. So a
+// waiter spins briefly, then yields the CPU to let the holder finish (sched_yield, not a sleep).
 #pragma once
+#include <sched.h>
+
 #include <atomic>
 
 namespace udrm {
@@ -18,7 +24,13 @@ class SpinLock {
 
   void lock() noexcept {
     while (locked_.exchange(true, std::memory_order_acquire)) {
-      while (locked_.load(std::memory_order_relaxed)) __builtin_ia32_pause();
+      for (int spins = 0; locked_.load(std::memory_order_relaxed); ++spins) {
+        if (spins < kSpinsBeforeYield) {
+          __builtin_ia32_pause();
+        } else {
+          sched_yield();
+        }
+      }
     }
   }
   bool try_lock() noexcept { return !locked_.exchange(true, std::memory_order_acquire); }
@@ -26,6 +38,7 @@ class SpinLock {
   bool is_locked() const noexcept { return locked_.load(std::memory_order_relaxed); }
 
  private:
+  static constexpr int kSpinsBeforeYield = 64;
   std::atomic<bool> locked_{false};
 };
 

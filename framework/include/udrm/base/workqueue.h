@@ -40,6 +40,13 @@ class Work : public boost::intrusive::list_base_hook<> {
   bool pending() const noexcept;
   bool running() const noexcept;
 
+  /// From inside this item's own function: run `fn(arg)` once the queue is done with the item
+  /// (after the function returns and the queue has let go of it), on the same task. This is how
+  /// an object that embeds its work item frees itself from that work (the kernel's work
+  /// function may free its work_struct). False, and nothing scheduled, if the calling task is
+  /// not running this item.
+  bool defer_after_run(void (*fn)(void*), void* arg) noexcept;
+
  private:
   friend class WorkQueue;
   const char* name_;
@@ -77,6 +84,7 @@ class WorkQueue {
   friend class Work;
   void run_one(Work* w);
   void drain_ordered();
+  void drop_requeued_locked(Work& w);
 
   Executor& ex_;
   const char* name_;
