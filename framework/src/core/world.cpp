@@ -1,8 +1,11 @@
 // World: the per-machine registries (udrm/core/world.h).
 #include "udrm/core/world.h"
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
+#include <mutex>
+#include <vector>
 
 #include "udrm/base/log.h"
 
@@ -12,10 +15,39 @@
 
 namespace udrm {
 
+namespace {
+// Leaf lock (a plain mutex: it is held across fn, which may sleep on real threads, and the
+// registry is process-wide, outside any one World's executor).
+std::mutex& registry_lock() {
+  static std::mutex m;
+  return m;
+}
+std::vector<World*>& registry() {
+  static std::vector<World*> v;
+  return v;
+}
+}  // namespace
+
+bool World::for_each(const std::function<bool(World&)>& fn) {
+  std::lock_guard<std::mutex> l(registry_lock());
+  auto& v = registry();
+  for (auto it = v.rbegin(); it != v.rend(); ++it)
+    if (fn(**it)) return true;
+  return false;
+}
+
 World::World(Executor& ex)
-    : ex_(ex), components_(std::make_unique<ComponentRegistry>(*this)), modules_(std::make_unique<ModuleRegistry>(*this)) {}
+    : ex_(ex), components_(std::make_unique<ComponentRegistry>(*this)), modules_(std::make_unique<ModuleRegistry>(*this)) {
+  std::lock_guard<std::mutex> l(registry_lock());
+  registry().push_back(this);
+}
 
 World::~World() {
+  {
+    std::lock_guard<std::mutex> l(registry_lock());
+    auto& v = registry();
+    v.erase(std::remove(v.begin(), v.end(), this), v.end());
+  }
   // Unload modules (their exit unbinds their drivers' devices), then unbind everything else
   // (remove() may still call component_del), then drop the component registry.
   ext_.clear();

@@ -2,6 +2,8 @@
 // poll readiness on an eventfd, GEM handles and client mappings.
 #include "udrm/drm/file.h"
 
+#include <fcntl.h>
+
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -323,13 +325,7 @@ int DrmFile::gem_handle_delete(uint32_t handle) {
 
 // ---- mappings ----------------------------------------------------------------------------------
 
-int DrmFile::mmap(uint64_t offset, std::size_t len, int prot, void** out) {
-  if (!get_active()) return -EBADF;
-  ActiveRef active{this};
-  DrmDevice* d = dev_.get();
-  auto g = d->dev_enter();
-  if (!g) return -ENODEV;
-  UDRM_POINT("drm.mmap");
+int DrmFile::mmap_checks(uint64_t offset, std::size_t len, int prot, Ref<GemObject>* out) {
   if (len == 0 || (prot & ~(PROT_READ | PROT_WRITE))) return -EINVAL;
   Ref<GemObject> obj;
   {
@@ -342,6 +338,19 @@ int DrmFile::mmap(uint64_t offset, std::size_t len, int prot, void** out) {
     }
   }
   if (!obj || len > obj->size()) return -EINVAL;
+  *out = std::move(obj);
+  return 0;
+}
+
+int DrmFile::mmap(uint64_t offset, std::size_t len, int prot, void** out) {
+  if (!get_active()) return -EBADF;
+  ActiveRef active{this};
+  DrmDevice* d = dev_.get();
+  auto g = d->dev_enter();
+  if (!g) return -ENODEV;
+  UDRM_POINT("drm.mmap");
+  Ref<GemObject> obj;
+  if (int r = mmap_checks(offset, len, prot, &obj)) return r;
   void* p = ::mmap(nullptr, len, prot ? prot : PROT_NONE, MAP_SHARED, obj->memfd(), 0);
   if (p == MAP_FAILED) return -ENOMEM;
   {
@@ -354,20 +363,60 @@ int DrmFile::mmap(uint64_t offset, std::size_t len, int prot, void** out) {
   return 0;
 }
 
+int DrmFile::mmap_remote(uint64_t offset, std::size_t len, int prot, int* memfd, uint64_t* id) {
+  if (!get_active()) return -EBADF;
+  ActiveRef active{this};
+  DrmDevice* d = dev_.get();
+  auto g = d->dev_enter();
+  if (!g) return -ENODEV;
+  UDRM_POINT("drm.mmap");
+  Ref<GemObject> obj;
+  if (int r = mmap_checks(offset, len, prot, &obj)) return r;
+  int fd = ::fcntl(obj->memfd(), F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return -EMFILE;
+  {
+    std::lock_guard<Mutex> l(maps_lock_);
+    *id = next_remote_id_++;
+    maps_.push_back(Mapping{nullptr, len, std::move(obj), *id});
+  }
+  active_.fetch_add(1, std::memory_order_relaxed);
+  get();
+  *memfd = fd;
+  return 0;
+}
+
+void DrmFile::drop_mapping(Mapping& m) {
+  if (m.addr) ::munmap(m.addr, m.len);
+  m.obj.reset();
+  put_active();  // may release the file (it was closed while mapped)
+  put();         // the mapping's reference on the object; may free it
+}
+
 int DrmFile::munmap(void* addr, std::size_t len) {
   Mapping m{nullptr, 0, {}};
   {
     std::lock_guard<Mutex> l(maps_lock_);
     auto it = std::find_if(maps_.begin(), maps_.end(),
-                           [&](const Mapping& x) { return x.addr == addr && x.len == len; });
+                           [&](const Mapping& x) { return x.addr && x.addr == addr && x.len == len; });
     if (it == maps_.end()) return -EINVAL;
     m = std::move(*it);
     maps_.erase(it);
   }
-  ::munmap(m.addr, m.len);
-  m.obj.reset();
-  put_active();  // may release the file (it was closed while mapped)
-  put();         // the mapping's reference on the object; may free it
+  drop_mapping(m);
+  return 0;
+}
+
+int DrmFile::munmap_remote(uint64_t id) {
+  Mapping m{nullptr, 0, {}};
+  {
+    std::lock_guard<Mutex> l(maps_lock_);
+    auto it = std::find_if(maps_.begin(), maps_.end(),
+                           [&](const Mapping& x) { return !x.addr && id && x.remote_id == id; });
+    if (it == maps_.end()) return -EINVAL;
+    m = std::move(*it);
+    maps_.erase(it);
+  }
+  drop_mapping(m);
   return 0;
 }
 

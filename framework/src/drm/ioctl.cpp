@@ -167,6 +167,7 @@ struct Arena {
   std::size_t len = 0;
 };
 thread_local Arena t_arena;
+thread_local UserMemory* t_user_memory = nullptr;
 
 constexpr uint64_t kUserTop = 0x0000800000000000ull;  // first non-canonical address (x86-64)
 
@@ -183,15 +184,21 @@ bool user_range_ok(uint64_t p, std::size_t len) {
 
 int copy_to_user(uint64_t uptr, const void* src, std::size_t len) {
   if (!user_range_ok(uptr, len)) return -EFAULT;
-  if (len) std::memcpy(reinterpret_cast<void*>(static_cast<uintptr_t>(uptr)), src, len);
+  if (!len) return 0;
+  if (t_user_memory) return t_user_memory->write(uptr, src, len) ? -EFAULT : 0;
+  std::memcpy(reinterpret_cast<void*>(static_cast<uintptr_t>(uptr)), src, len);
   return 0;
 }
 
 int copy_from_user(void* dst, uint64_t uptr, std::size_t len) {
   if (!user_range_ok(uptr, len)) return -EFAULT;
-  if (len) std::memcpy(dst, reinterpret_cast<const void*>(static_cast<uintptr_t>(uptr)), len);
+  if (!len) return 0;
+  if (t_user_memory) return t_user_memory->read(dst, uptr, len) ? -EFAULT : 0;
+  std::memcpy(dst, reinterpret_cast<const void*>(static_cast<uintptr_t>(uptr)), len);
   return 0;
 }
+
+void set_user_memory(UserMemory* m) { t_user_memory = m; }
 
 void set_user_arena(const void* base, std::size_t len) {
   t_arena.base = reinterpret_cast<uintptr_t>(base);

@@ -8,6 +8,7 @@
 // unregisters what is still registered (WARNing about leaks).
 // Context: construction/destruction from process context.
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -26,6 +27,12 @@ class ModuleRegistry;
 
 class World {
  public:
+  /// Process-wide registry of live Worlds (what the in-process libdrm shim searches for a
+  /// device node): run fn on each, newest first, under the registry lock, until fn returns
+  /// true. A World leaves the registry at the start of its destructor, so a World passed to fn
+  /// stays alive until fn returns. fn may sleep; it must not create or destroy a World.
+  static bool for_each(const std::function<bool(World&)>& fn);
+
   explicit World(Executor& ex);
   ~World();
   World(const World&) = delete;

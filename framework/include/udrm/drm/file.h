@@ -83,6 +83,12 @@ class DrmFile : public RefCounted<DrmFile> {
   /// vma holds the struct file). munmap: -EINVAL unless (addr, len) is a live mapping.
   int mmap(uint64_t offset, std::size_t len, int prot, void** out);
   int munmap(void* addr, std::size_t len);
+  /// The same for a mapping made in another process (the udrm-run server's client): checks as
+  /// mmap(), then returns a new fd of the object's memfd (the caller sends it and closes it; the
+  /// client maps it at offset 0) and an id. The record holds the object and the file like a
+  /// local mapping until munmap_remote(id) (-EINVAL for an unknown id).
+  int mmap_remote(uint64_t offset, std::size_t len, int prot, int* memfd, uint64_t* id);
+  int munmap_remote(uint64_t id);
 
   /// GEM handles (drm_gem_handle_create / lookup / delete). Handles are the lowest free
   /// number >= 1, as the kernel's idr gives them.
@@ -170,10 +176,13 @@ class DrmFile : public RefCounted<DrmFile> {
   void release_handles();
 
   struct Mapping {
-    void* addr;
+    void* addr;  // nullptr for a remote mapping
     std::size_t len;
     Ref<GemObject> obj;
+    uint64_t remote_id = 0;
   };
+  int mmap_checks(uint64_t offset, std::size_t len, int prot, Ref<GemObject>* obj);
+  void drop_mapping(Mapping& m);
 
   Ref<DrmDevice> dev_;
   Module* module_ = nullptr;
@@ -187,6 +196,7 @@ class DrmFile : public RefCounted<DrmFile> {
   Mutex read_lock_{"drm_file.event_read"};  // event_read_lock: one reader at a time
   mutable Mutex maps_lock_{"drm_file.maps"};
   std::vector<Mapping> maps_;
+  uint64_t next_remote_id_ = 1;
   Mutex handles_lock_{"drm_file.handles"};
   std::map<uint32_t, Ref<GemObject>> handles_;
 };

@@ -47,6 +47,20 @@ const char* drm_ioctl_name(unsigned long cmd);
 /// non-zero length. (The kernel's copy_to_user/copy_from_user.)
 int copy_to_user(uint64_t uptr, const void* src, std::size_t len);
 int copy_from_user(void* dst, uint64_t uptr, std::size_t len);
+/// Where user memory lives, for a transport that serves a client in another process (the
+/// udrm-run server): copy_to_user/copy_from_user (including drm_ioctl's copy of the ioctl
+/// argument) go through it after the pointer checks. Return 0 or -EFAULT.
+class UserMemory {
+ public:
+  virtual int read(void* dst, uint64_t uptr, std::size_t len) = 0;
+  virtual int write(uint64_t uptr, const void* src, std::size_t len) = 0;
+
+ protected:
+  ~UserMemory() = default;
+};
+/// Per thread; nullptr (the default) means this process's own memory.
+void set_user_memory(UserMemory* m);
+
 /// An optional address range outside of which user pointers are -EFAULT (the fuzzer's arena;
 /// set to {0, 0} to disable). Per thread.
 void set_user_arena(const void* base, std::size_t len);
