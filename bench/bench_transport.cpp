@@ -1,0 +1,151 @@
+// The udrm-run transport's cost, all in one run: a bare SOCK_SEQPACKET request/response round
+// trip between two threads (the floor: what any out-of-process ioctl costs at least), a real
+// syscall (FIONREAD on a pipe), GET_CAP and GETRESOURCES through the remote backend against an
+// in-process udrm-run server (its connection thread does the work, as for a real client), and
+// GET_CAP through drm_ioctl in process. Target: remote GET_CAP <= 1.2x the bare round trip.
+#include <benchmark/benchmark.h>
+
+#include <drm.h>
+#include <drm_mode.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "server.h"
+#include "udrm/drm/file.h"
+#include "udrm/drm/ioctl.h"
+#include "udrm/shim/backend.h"
+#include "udrm/shim/protocol.h"
+
+namespace {
+
+namespace p = udrm::shim::proto;
+
+// Request and reply of the same sizes as a remote GET_CAP (header + struct drm_get_cap).
+void BM_SeqpacketRoundTrip(benchmark::State& state) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+    state.SkipWithError("socketpair");
+    return;
+  }
+  std::thread echo([fd = sv[1]] {
+    char buf[256];
+    for (;;) {
+      ssize_t n = recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0 || send(fd, buf, static_cast<size_t>(n), MSG_NOSIGNAL) != n) return;
+    }
+  });
+  char msg[sizeof(p::Header) + sizeof(drm_get_cap)] = {};
+  char in[256];
+  for (auto _ : state) {
+    send(sv[0], msg, sizeof(msg), MSG_NOSIGNAL);
+    benchmark::DoNotOptimize(recv(sv[0], in, sizeof(in), 0));
+  }
+  shutdown(sv[0], SHUT_RDWR);
+  echo.join();
+  close(sv[0]);
+  close(sv[1]);
+}
+BENCHMARK(BM_SeqpacketRoundTrip)->UseRealTime();
+
+void BM_SyscallFionread(benchmark::State& state) {
+  int pfd[2];
+  if (pipe(pfd)) {
+    state.SkipWithError("pipe");
+    return;
+  }
+  int n = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(ioctl(pfd[0], FIONREAD, &n));
+  close(pfd[0]);
+  close(pfd[1]);
+}
+BENCHMARK(BM_SyscallFionread);
+
+// One server for the remote benchmarks (simple driver).
+struct Remote {
+  std::unique_ptr<udrm::run::Server> server;
+  std::shared_ptr<udrm::shim::File> file;
+  Remote() {
+    udrm::run::ServerOptions o;
+    o.kind = udrm::drivers::Kind::simple;
+    o.immediate_vblank = true;
+    if (udrm::run::Server::create(o, &server)) return;
+    udrm::shim::Backend* b = udrm::shim::remote_backend(server->socket_path());
+    if (!b || b->open("card0", O_RDWR, &file)) file.reset();
+  }
+  ~Remote() {
+    if (file) {
+      file->close();
+      close(file->fd());
+    }
+    file.reset();
+    if (server) server->shutdown();
+  }
+};
+
+Remote& remote() {
+  static Remote r;
+  return r;
+}
+
+void BM_RemoteGetCap(benchmark::State& state) {
+  auto& f = remote().file;
+  if (!f) {
+    state.SkipWithError("no remote file");
+    return;
+  }
+  drm_get_cap cap{DRM_CAP_DUMB_BUFFER, 0};
+  for (auto _ : state) {
+    int r = f->ioctl(DRM_IOCTL_GET_CAP, &cap);
+    benchmark::DoNotOptimize(r);
+  }
+  if (cap.value != 1) state.SkipWithError("GET_CAP gave a wrong value");
+}
+BENCHMARK(BM_RemoteGetCap)->UseRealTime();
+
+// Two-pass GETRESOURCES: the second pass POKEs four arrays (nested pointers).
+void BM_RemoteGetResources(benchmark::State& state) {
+  auto& f = remote().file;
+  if (!f) {
+    state.SkipWithError("no remote file");
+    return;
+  }
+  uint32_t ids[4][16];
+  for (auto _ : state) {
+    drm_mode_card_res res{};
+    f->ioctl(DRM_IOCTL_MODE_GETRESOURCES, &res);
+    res.fb_id_ptr = reinterpret_cast<uintptr_t>(ids[0]);
+    res.crtc_id_ptr = reinterpret_cast<uintptr_t>(ids[1]);
+    res.connector_id_ptr = reinterpret_cast<uintptr_t>(ids[2]);
+    res.encoder_id_ptr = reinterpret_cast<uintptr_t>(ids[3]);
+    benchmark::DoNotOptimize(f->ioctl(DRM_IOCTL_MODE_GETRESOURCES, &res));
+  }
+}
+BENCHMARK(BM_RemoteGetResources)->UseRealTime();
+
+void BM_InProcessGetCap(benchmark::State& state) {
+  auto& r = remote();
+  if (!r.server) {
+    state.SkipWithError("no server");
+    return;
+  }
+  udrm::Ref<udrm::DrmFile> f;
+  if (r.server->display().open(&f)) {
+    state.SkipWithError("open");
+    return;
+  }
+  drm_get_cap cap{DRM_CAP_DUMB_BUFFER, 0};
+  for (auto _ : state) benchmark::DoNotOptimize(udrm::drm_ioctl(*f, DRM_IOCTL_GET_CAP, &cap));
+  f->close();
+}
+BENCHMARK(BM_InProcessGetCap);
+
+}  // namespace
+
+BENCHMARK_MAIN();

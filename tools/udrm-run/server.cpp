@@ -1,0 +1,261 @@
+// The udrm-run server (server.h).
+#include "server.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <sstream>
+
+#include "connection.h"
+#include "state.h"
+#include "trace.h"
+#include "udrm/base/asio_executor.h"
+#include "udrm/core/device.h"
+#include "udrm/core/world.h"
+#include "udrm/drm/drm_device.h"
+#include "udrm/drm/minor.h"
+
+namespace udrm::run {
+
+struct Server::Slot {
+  std::unique_ptr<Connection> conn;
+  std::thread thread;
+  std::atomic<bool> done{false};
+};
+
+int Server::create(const ServerOptions& opts, std::unique_ptr<Server>* out) {
+  std::unique_ptr<Server> s(new Server());
+  if (int r = s->start(opts)) return r;
+  *out = std::move(s);
+  return 0;
+}
+
+int Server::start(const ServerOptions& opts) {
+  max_conns_ = opts.max_connections;
+  if (!opts.trace_path.empty()) {
+    trace_ = std::make_unique<Trace>(opts.trace_path);
+    if (!trace_->ok()) return -errno ? -errno : -EIO;
+  }
+  ex_ = std::make_unique<AsioExecutor>(opts.threads);
+  world_ = std::make_unique<World>(*ex_);
+  drivers::DisplayOptions dopts;
+  dopts.kind = opts.kind;
+  dopts.immediate_vblank = opts.immediate_vblank;
+  display_ = drivers::create_display(*world_, dopts);
+  if (int r = display_->bind()) return r;
+
+  const char* tmp = std::getenv("TMPDIR");
+  std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/udrm-run.XXXXXX";
+  std::vector<char> buf(templ.begin(), templ.end());
+  buf.push_back('\0');
+  if (!::mkdtemp(buf.data())) return -errno;
+  dir_ = buf.data();
+  sock_path_ = dir_ + "/udrm.sock";
+  sockaddr_un a{};
+  if (sock_path_.size() >= sizeof(a.sun_path)) return -ENAMETOOLONG;
+  a.sun_family = AF_UNIX;
+  std::memcpy(a.sun_path, sock_path_.c_str(), sock_path_.size() + 1);
+  listen_fd_ = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (listen_fd_ < 0) return -errno;
+  if (::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&a), sizeof(a)) || ::listen(listen_fd_, 64)) return -errno;
+  acceptor_ = std::thread([this] { accept_loop(); });
+  return 0;
+}
+
+Server::~Server() { shutdown(); }
+
+void Server::accept_loop() {
+  for (;;) {
+    int s = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (s < 0) {
+      if (stopping_.load()) return;
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS) {
+        ::usleep(10000);  // out of resources: let connections end
+        continue;
+      }
+      return;
+    }
+    ucred cred{};
+    socklen_t len = sizeof(cred);
+    if (::getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len)) cred.pid = 0;
+    std::lock_guard<std::mutex> l(conns_mu_);
+    if (stopping_.load()) {
+      ::close(s);
+      return;
+    }
+    reap(false);
+    if (conns_.size() >= max_conns_) {
+      ::close(s);  // the client sees its connection end (ECONNRESET)
+      continue;
+    }
+    auto slot = std::make_unique<Slot>();
+    slot->conn = std::make_unique<Connection>(*this, s, next_conn_id_++, cred.pid);
+    Slot* sp = slot.get();
+    slot->thread = std::thread([sp] {
+      sp->conn->serve();
+      sp->done.store(true, std::memory_order_release);
+    });
+    conns_.push_back(std::move(slot));
+  }
+}
+
+// Join finished connections (all of them when `all`, after they were stopped). conns_mu_ held
+// unless all (then the acceptor is gone and nothing else adds).
+void Server::reap(bool all) {
+  for (auto it = conns_.begin(); it != conns_.end();) {
+    if (all || (*it)->done.load(std::memory_order_acquire)) {
+      (*it)->thread.join();
+      it = conns_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Server::shutdown() {
+  if (down_) return;
+  down_ = true;
+  stopping_.store(true);
+  if (listen_fd_ >= 0) {
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    if (acceptor_.joinable()) acceptor_.join();
+    ::close(listen_fd_);
+    listen_fd_ = -1;
+  }
+  {
+    std::lock_guard<std::mutex> l(conns_mu_);
+    for (auto& s : conns_) s->conn->stop();
+  }
+  reap(true);
+  if (trace_) trace_->instant("shutdown", ::getpid(), 0);
+  display_.reset();  // unbinds and unregisters everything
+  world_.reset();
+  if (ex_) ex_->shutdown();
+  ex_.reset();
+  if (!sock_path_.empty()) ::unlink(sock_path_.c_str());
+  if (!dir_.empty()) ::rmdir(dir_.c_str());
+  if (trace_) trace_->finish();
+}
+
+namespace {
+bool known_device(drivers::Display& d, const std::string& name) {
+  for (const auto& n : d.device_names())
+    if (n == name) return true;
+  return false;
+}
+}  // namespace
+
+int Server::unbind(const std::string& dev) {
+  std::lock_guard<std::mutex> l(display_mu_);
+  if (!dev.empty() && !known_device(*display_, dev)) return -ENODEV;
+  int r = display_->unbind(dev);
+  if (trace_) trace_->instant("unbind", ::getpid(), 0, dev + " -> " + std::to_string(r));
+  return r;
+}
+
+int Server::bind(const std::string& dev) {
+  std::lock_guard<std::mutex> l(display_mu_);
+  if (!dev.empty() && !known_device(*display_, dev)) return -ENODEV;
+  int r = display_->rebind(dev);
+  if (trace_) trace_->instant("bind", ::getpid(), 0, dev + " -> " + std::to_string(r));
+  return r;
+}
+
+std::size_t Server::connection_count() {
+  std::lock_guard<std::mutex> l(conns_mu_);
+  std::size_t n = 0;
+  for (auto& s : conns_)
+    if (!s->done.load(std::memory_order_acquire)) ++n;
+  return n;
+}
+
+std::string Server::files_summary() {
+  std::map<pid_t, std::pair<int, std::size_t>> per_pid;  // files, mappings
+  int total = 0;
+  {
+    std::lock_guard<std::mutex> l(conns_mu_);
+    for (auto& s : conns_) {
+      const Connection& c = *s->conn;
+      if (s->done.load(std::memory_order_acquire)) continue;
+      if (!c.has_open_file() && c.mapping_count() == 0) continue;
+      auto& e = per_pid[c.pid()];
+      if (c.has_open_file()) ++e.first, ++total;
+      e.second += c.mapping_count();
+    }
+  }
+  std::string out = "files count=" + std::to_string(total) + "\n";
+  for (auto& [pid, e] : per_pid)
+    out += "file pid=" + std::to_string(pid) + " count=" + std::to_string(e.first) +
+           " mappings=" + std::to_string(e.second) + "\n";
+  return out;
+}
+
+std::vector<shim::proto::Node> Server::nodes() {
+  std::lock_guard<std::mutex> l(display_mu_);
+  std::vector<shim::proto::Node> out;
+  for (const MinorInfo& m : drm_minors_list(*world_)) {
+    if (!m.dev || !m.dev->is_registered()) continue;
+    shim::proto::Node n;
+    n.minor = m.index;
+    n.name = m.node;
+    n.driver = m.dev->driver().name;
+    n.devname = m.dev->dev() ? m.dev->dev()->name() : "";
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
+std::string Server::state_text() {
+  std::string out;
+  {
+    std::lock_guard<std::mutex> l(display_mu_);
+    for (const auto& n : display_->device_names()) {
+      Device* d = display_->device(n);
+      out += "device " + n + " bound=" + (d && d->is_bound() ? "1" : "0") + "\n";
+    }
+    out += describe_kms(*display_);
+  }
+  out += files_summary();
+  return out;
+}
+
+int Server::control(const std::string& line, std::string* out) {
+  std::istringstream in(line);
+  std::vector<std::string> w;
+  for (std::string s; in >> s;) w.push_back(s);
+  out->clear();
+  if (w.empty()) {
+    *out = "empty command\n";
+    return -EINVAL;
+  }
+  if (w[0] == "devices" && w.size() == 1) {
+    std::lock_guard<std::mutex> l(display_mu_);
+    for (const auto& n : display_->device_names()) {
+      Device* d = display_->device(n);
+      bool bound = d && d->is_bound();
+      std::string drv = bound && d->driver() ? d->driver()->name() : (d ? d->compatible() : "-");
+      *out += n + " " + drv + " " + (bound ? "bound" : "unbound") + "\n";
+    }
+    return 0;
+  }
+  if ((w[0] == "unbind" || w[0] == "bind") && w.size() == 2) {
+    int r = w[0] == "unbind" ? unbind(w[1]) : bind(w[1]);
+    if (r) *out = w[0] + " " + w[1] + ": " + std::strerror(-r) + "\n";
+    return r;
+  }
+  if (w[0] == "state" && w.size() == 1) {
+    *out = state_text();
+    return 0;
+  }
+  *out = "unknown command: " + line + "\n";
+  return -EINVAL;
+}
+
+}  // namespace udrm::run

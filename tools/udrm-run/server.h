@@ -1,0 +1,101 @@
+// udrm-run/server.h — the udrm-run server: one reference display on its own World, served to
+// other processes over an AF_UNIX SOCK_SEQPACKET socket (protocol: udrm/shim/protocol.h).
+//
+// create() builds an AsioExecutor, a World and the display, binds it, and listens on
+// <fresh mkdtemp dir>/udrm.sock. Each accepted connection is served on its own thread with
+// blocking I/O (a file connection's ioctl runs on that thread, like a process's syscall). The
+// control commands (udrmctl) are control(): devices, unbind DEV, bind DEV, state.
+//
+// Lifetime: shutdown() (also run by the destructor) stops accepting, ends every connection
+// (each closes its file and drops its mappings, as a dying process would), destroys the
+// display (unbind) and the World, and removes the socket directory. Open DRM files never
+// outlive the server.
+// Context: any thread; unbind/bind/control are serialised with each other.
+#pragma once
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "udrm/drivers/display.h"
+#include "udrm/shim/protocol.h"
+
+namespace udrm {
+class AsioExecutor;
+class World;
+}  // namespace udrm
+
+namespace udrm::run {
+
+class Connection;
+class Trace;
+
+struct ServerOptions {
+  drivers::Kind kind = drivers::Kind::simple;
+  std::string trace_path;  // empty: no trace
+  unsigned threads = 4;    // executor threads
+  bool immediate_vblank = false;
+  std::size_t max_connections = 256;
+};
+
+class Server {
+ public:
+  /// 0, or -errno (bind of the display failed, socket or temp dir could not be created,
+  /// trace file not writable).
+  static int create(const ServerOptions& opts, std::unique_ptr<Server>* out);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  const std::string& socket_path() const noexcept { return sock_path_; }
+  drivers::Display& display() noexcept { return *display_; }
+  World& world() noexcept { return *world_; }
+  Trace* trace() noexcept { return trace_.get(); }
+
+  /// Display::unbind/rebind of a device by short name ("" = the DRM device's). -ENODEV for
+  /// an unknown name; otherwise the display's result.
+  int unbind(const std::string& dev);
+  int bind(const std::string& dev);
+  /// One udrmctl command line. Returns 0 or -errno; *out gets the text (one item per line,
+  /// key=value) or, on error, a message.
+  int control(const std::string& line, std::string* out);
+  /// Live connections / connections with an open DRM file, per client pid ("pid=N files=M").
+  std::size_t connection_count();
+  /// "files count=N" then "file pid=P count=M" per client process.
+  std::string files_summary();
+  /// The registered DRM minors (the /dev/dri listing clients emulate).
+  std::vector<shim::proto::Node> nodes();
+
+  void shutdown();
+
+ private:
+  struct Slot;
+  Server() = default;
+  int start(const ServerOptions& opts);
+  void accept_loop();
+  void reap(bool all);
+  std::string state_text();
+
+  std::unique_ptr<AsioExecutor> ex_;
+  std::unique_ptr<World> world_;
+  std::unique_ptr<drivers::Display> display_;
+  std::unique_ptr<Trace> trace_;
+  std::string dir_, sock_path_;
+  int listen_fd_ = -1;
+  std::size_t max_conns_ = 256;
+  std::thread acceptor_;
+  std::mutex conns_mu_;
+  std::list<std::unique_ptr<Slot>> conns_;
+  uint64_t next_conn_id_ = 1;
+  std::mutex display_mu_;  // unbind / bind / state
+  std::atomic<bool> stopping_{false};
+  bool down_ = false;
+};
+
+}  // namespace udrm::run
