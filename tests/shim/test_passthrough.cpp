@@ -97,11 +97,8 @@ TEST(ShimPassthrough, BadFdsAndPointersGetKernelErrnos) {
   errno = 0;
   EXPECT_EQ(mmap(nullptr, 4096, PROT_READ, MAP_SHARED, -1, 0), MAP_FAILED);
   EXPECT_EQ(errno, EBADF);
-  // Null paths on the served tree's functions: EFAULT (libc's answer), never a crash.
-  struct stat* volatile null_st = nullptr;  // volatile: the call really passes null
-  errno = 0;
-  EXPECT_EQ(stat("/dev/dri", null_st), -1);
-  EXPECT_EQ(errno, EFAULT);
+  // (A null stat buffer is not tested: glibc declares the argument nonnull, so the call
+  // itself is undefined behaviour, which UBSan reports at the call site.)
 }
 
 TEST(ShimPassthrough, HostPathsAreUntouched) {

@@ -8,7 +8,6 @@
 
 #include <cstdio>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 namespace udrm::run::test {
@@ -62,19 +61,23 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
+// modetest -c: a connector line is "ID\tENC\tconnected\t..."; its first mode line is
+// "  #0 WxH ...". (Plain parsing: std::regex trips g++-12's -Wmaybe-uninitialized under ASan.)
 bool first_connected(const std::string& text, std::string* conn, std::string* mode) {
   std::istringstream in(text);
   std::string line;
-  static const std::regex conn_re(R"(^(\d+)\s+\d+\s+connected\s)");
-  static const std::regex mode_re(R"(^\s+#0 (\d+x\d+) )");
   bool in_conn = false;
   while (std::getline(in, line)) {
-    std::smatch m;
-    if (!in_conn && std::regex_search(line, m, conn_re)) {
-      *conn = m[1];
-      in_conn = true;
-    } else if (in_conn && std::regex_search(line, m, mode_re)) {
-      *mode = m[1];
+    std::istringstream words(line);
+    std::string a, b, c;
+    if (!in_conn) {
+      if (words >> a >> b >> c && c == "connected" && !a.empty() &&
+          a.find_first_not_of("0123456789") == std::string::npos) {
+        *conn = a;
+        in_conn = true;
+      }
+    } else if (words >> a >> b && a == "#0" && b.find('x') != std::string::npos) {
+      *mode = b;
       return true;
     }
   }
