@@ -233,7 +233,8 @@ class RemoteFile final : public File {
     long n = msg_.h.status;
     if (n <= 0) return n;
     if (static_cast<std::size_t>(n) != msg_.len() || static_cast<std::size_t>(n) > len) return lost(-EBADMSG);
-    // The events are consumed: like the kernel's drm_read, a fault after the copy loses them.
+    // The server consumed the events: a fault here loses them, where the kernel's drm_read puts
+    // them back (the in-process backend does). Known limit, see docs/libdrm.md.
     if (safe_write(reinterpret_cast<uintptr_t>(buf), msg_.payload(), msg_.len())) return -EFAULT;
     return n;
   }

@@ -254,17 +254,17 @@ long DrmFile::read(void* buf, std::size_t len, bool block) {
       continue;
     }
     const std::size_t length = e->event->length;
-    if (length > len - static_cast<std::size_t>(ret)) {
-      // Never split an event: put it back (re-reserving its space) for a later, bigger read.
+    bool put_back = length > len - static_cast<std::size_t>(ret);  // never split an event
+    if (!put_back && copy_to_user(reinterpret_cast<uintptr_t>(buf) + static_cast<uintptr_t>(ret), e->event, length)) {
+      if (!ret) ret = -EFAULT;
+      put_back = true;  // drm_read: a fault loses nothing, a retry with a good buffer gets it
+    }
+    if (put_back) {
+      // Back at the head, re-reserving its space, for a later (bigger, valid) read.
       std::lock_guard<SpinLock> l(d->event_lock);
       event_space_ -= static_cast<int>(length);
       event_list.push_front(*e);
       update_readiness_locked();
-      break;
-    }
-    if (copy_to_user(reinterpret_cast<uintptr_t>(buf) + static_cast<uintptr_t>(ret), e->event, length)) {
-      if (!ret) ret = -EFAULT;
-      free_event(e);
       break;
     }
     ret += static_cast<long>(length);
