@@ -342,7 +342,10 @@ int DrmFile::mmap_checks(uint64_t offset, std::size_t len, int prot, Ref<GemObje
   return 0;
 }
 
-int DrmFile::mmap(uint64_t offset, std::size_t len, int prot, void** out) {
+// drm_gem_mmap for both kinds of mapping: a local one (addr: mapped here) or one another process
+// makes (memfd + id: the udrm-run server's client maps the memfd). Either holds the object and
+// the file until it goes.
+int DrmFile::add_mapping(uint64_t offset, std::size_t len, int prot, void** addr, int* memfd, uint64_t* id) {
   if (!get_active()) return -EBADF;
   ActiveRef active{this};
   DrmDevice* d = dev_.get();
@@ -351,38 +354,35 @@ int DrmFile::mmap(uint64_t offset, std::size_t len, int prot, void** out) {
   UDRM_POINT("drm.mmap");
   Ref<GemObject> obj;
   if (int r = mmap_checks(offset, len, prot, &obj)) return r;
-  void* p = ::mmap(nullptr, len, prot ? prot : PROT_NONE, MAP_SHARED, obj->memfd(), 0);
-  if (p == MAP_FAILED) return -ENOMEM;
+  Mapping m{nullptr, len, {}};
+  int fd = -1;
+  if (addr) {
+    m.addr = ::mmap(nullptr, len, prot ? prot : PROT_NONE, MAP_SHARED, obj->memfd(), 0);
+    if (m.addr == MAP_FAILED) return -ENOMEM;
+  } else {
+    fd = ::fcntl(obj->memfd(), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) return -EMFILE;
+  }
+  m.obj = std::move(obj);
   {
     std::lock_guard<Mutex> l(maps_lock_);
-    maps_.push_back(Mapping{p, len, std::move(obj)});
+    if (!addr) m.remote_id = next_remote_id_++;
+    maps_.push_back(m);
   }
   active_.fetch_add(1, std::memory_order_relaxed);  // the vma holds the file ...
   get();                                              // ... and the object (munmap drops both)
-  *out = p;
+  if (addr) *addr = m.addr;
+  if (memfd) *memfd = fd;
+  if (id) *id = m.remote_id;
   return 0;
 }
 
+int DrmFile::mmap(uint64_t offset, std::size_t len, int prot, void** out) {
+  return add_mapping(offset, len, prot, out, nullptr, nullptr);
+}
+
 int DrmFile::mmap_remote(uint64_t offset, std::size_t len, int prot, int* memfd, uint64_t* id) {
-  if (!get_active()) return -EBADF;
-  ActiveRef active{this};
-  DrmDevice* d = dev_.get();
-  auto g = d->dev_enter();
-  if (!g) return -ENODEV;
-  UDRM_POINT("drm.mmap");
-  Ref<GemObject> obj;
-  if (int r = mmap_checks(offset, len, prot, &obj)) return r;
-  int fd = ::fcntl(obj->memfd(), F_DUPFD_CLOEXEC, 0);
-  if (fd < 0) return -EMFILE;
-  {
-    std::lock_guard<Mutex> l(maps_lock_);
-    *id = next_remote_id_++;
-    maps_.push_back(Mapping{nullptr, len, std::move(obj), *id});
-  }
-  active_.fetch_add(1, std::memory_order_relaxed);
-  get();
-  *memfd = fd;
-  return 0;
+  return add_mapping(offset, len, prot, nullptr, memfd, id);
 }
 
 void DrmFile::drop_mapping(Mapping& m) {

@@ -182,6 +182,7 @@ class DrmFile : public RefCounted<DrmFile> {
     uint64_t remote_id = 0;
   };
   int mmap_checks(uint64_t offset, std::size_t len, int prot, Ref<GemObject>* obj);
+  int add_mapping(uint64_t offset, std::size_t len, int prot, void** addr, int* memfd, uint64_t* id);
   void drop_mapping(Mapping& m);
 
   Ref<DrmDevice> dev_;
