@@ -88,6 +88,29 @@ class CrtcCommit : public RefCounted<CrtcCommit>, public boost::intrusive::list_
 /// -ETIMEDOUT after logging "commit wait timed out", as the kernel does.
 int crtc_commit_wait(CrtcCommit* commit);
 
+/// A pointer a state holds only while it is in flight (the CRTC event). Copying a state (the
+/// helpers' duplicate_state) yields null without reading the source: the kernel's duplicate
+/// resets the event anyway, and the commit worker of the state being copied may be consuming it
+/// at that very moment (atomic_flush takes crtc->state->event while an unbind duplicates
+/// crtc->state) — a value never used, but a data race if it were read.
+template <class T>
+class TransientPtr {
+ public:
+  TransientPtr() noexcept = default;
+  TransientPtr(T* p) noexcept : p_(p) {}  // NOLINT(google-explicit-constructor)
+  TransientPtr(const TransientPtr&) noexcept {}
+  TransientPtr& operator=(const TransientPtr& o) noexcept = delete;
+  TransientPtr& operator=(T* p) noexcept {
+    p_ = p;
+    return *this;
+  }
+  operator T*() const noexcept { return p_; }  // NOLINT(google-explicit-constructor)
+  T* operator->() const noexcept { return p_; }
+
+ private:
+  T* p_ = nullptr;
+};
+
 struct CrtcState {
   Crtc* crtc = nullptr;
   AtomicState* state = nullptr;  // backpointer while part of an update
@@ -101,7 +124,7 @@ struct CrtcState {
   DisplayMode mode;
   Ref<PropertyBlob> mode_blob;  // MODE_ID
   Ref<PropertyBlob> gamma_lut;  // GAMMA_LUT (struct drm_color_lut[])
-  PendingVblankEvent* event = nullptr;  // consumed by the driver's atomic_flush / disable
+  TransientPtr<PendingVblankEvent> event;  // consumed by the driver's atomic_flush / disable
   Ref<CrtcCommit> commit;
   uint32_t target_vblank = 0;
   bool async_flip = false;
