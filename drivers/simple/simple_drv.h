@@ -52,11 +52,18 @@ struct FrameInfo {
   uint16_t alpha = 0xffff;
 };
 
+// Duplicating a state copies the core part only (vkms allocates its frame info afresh): the
+// commit worker may be filling the driver part of the current state while another commit or
+// an unbind duplicates it.
 struct SimplePlaneState : PlaneState {
+  SimplePlaneState() = default;
+  SimplePlaneState(const SimplePlaneState& o) : PlaneState(o) {}
   FrameInfo frame;
 };
 
 struct SimpleCrtcState : CrtcState {
+  SimpleCrtcState() = default;
+  SimpleCrtcState(const SimpleCrtcState& o) : CrtcState(o) {}
   /// The visible planes, bottom to top (vkms_crtc_state.active_planes), filled by atomic_check.
   std::vector<SimplePlaneState*> active_planes;
 };

@@ -176,14 +176,14 @@ TEST(WorkQueue, OrderedNeverOverlapsOnRealThreads) {
 // An object that embeds its work item and drops its last reference from that work (the atomic
 // state's commit_work): freed once the queue has let go, on the same task.
 struct SelfFreeing {
-  explicit SelfFreeing(int* freed_count) : freed(freed_count), work("self_free", [this] { run(); }) {}
+  explicit SelfFreeing(std::atomic<int>* freed_count) : freed(freed_count), work("self_free", [this] { run(); }) {}
   ~SelfFreeing() { ++*freed; }
   void run() {
     ran_in_work = work.defer_after_run([](void* p) { delete static_cast<SelfFreeing*>(p); }, this);
     // Still alive here: the free waits for the queue to let go.
     value = 42;
   }
-  int* freed;
+  std::atomic<int>* freed;  // items run on several workers
   Work work;
   bool ran_in_work = false;
   int value = 0;
@@ -192,7 +192,7 @@ struct SelfFreeing {
 TEST(WorkQueue, DeferAfterRunFreesTheItemOnceTheQueueLetsGo) {
   for (bool ordered : {false, true}) {
     SimExecutor sim;
-    int freed = 0;
+    std::atomic<int> freed{0};
     auto r = sim.run([&] {
       WorkQueue wq(sim, ordered ? "ordered" : "unbound", ordered);
       for (int i = 0; i < 3; ++i) wq.queue((new SelfFreeing(&freed))->work);
@@ -223,7 +223,7 @@ TEST(WorkQueue, DeferAfterRunOutsideTheItemIsRefused) {
 }
 
 TEST(WorkQueue, DeferAfterRunOnRealThreads) {
-  int freed = 0;
+  std::atomic<int> freed{0};
   {
     AsioExecutor ex(2);
     WorkQueue wq(ex, "unbound", false);
