@@ -326,6 +326,7 @@ void soc_track_latched_buffers(AtomicState& old_state) {
 void soc_commit_tail(AtomicState& old_state) {
   DrmDevice& dev = old_state.dev();
   UDRM_POINT("soc.commit_tail");
+  soc_pmu_commit(static_cast<SocDrm&>(dev));
   atomic_helper_commit_modeset_disables(dev, old_state);
   // Enables before planes: the shadow registers and GO are written to a running pipe, which
   // latches them at its first vblank, before it scans out anything.

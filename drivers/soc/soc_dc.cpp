@@ -44,6 +44,7 @@ fakehw::IrqReturn soc_dc_irq(DcHw& hw) {
     SocCrtc* crtc = hw.crtc[p];
     if (!crtc) continue;
     if (mine & int_vblank(p)) {
+      soc_pmu_count(hw, kPmuVblank);
       crtc_handle_vblank(*crtc);
       if (crtc->crc_on.load()) {
         // The CRC of the frame whose scanout starts at this vblank.
@@ -53,9 +54,13 @@ fakehw::IrqReturn soc_dc_irq(DcHw& hw) {
     }
     if (mine & int_flip_done(p)) {
       UDRM_POINT("soc.irq.flip_done");
+      soc_pmu_count(hw, kPmuFlipDone);
       soc_crtc_finish_page_flip(*crtc);
     }
-    if (mine & int_underrun(p)) hw.underruns.fetch_add(1);
+    if (mine & int_underrun(p)) {
+      hw.underruns.fetch_add(1);
+      soc_pmu_count(hw, kPmuUnderrun);
+    }
   }
   return fakehw::IrqReturn::handled;
 }
@@ -110,6 +115,7 @@ int SocDcDriver::bind(Device& comp, Device&, void* data) {
 
   for (unsigned p = 0; p < kPipes; ++p)
     if (int ret = soc_crtc_create(*drm, *hw, p)) return ret;
+  if (int ret = soc_pmu_register(plat_.world, comp, *hw)) return ret;  // before the IRQ: freed after it
 
   int ret = fakehw::devm_request_irq(comp, dc.irq(), [hw] { return soc_dc_irq(*hw); }, "udrm-soc-dc");
   if (ret) return ret;

@@ -56,6 +56,7 @@
 #include "udrm/kms/crtc.h"
 #include "udrm/kms/encoder.h"
 #include "udrm/kms/plane.h"
+#include "udrm/perf/pmu.h"
 
 namespace udrm::drivers::soc {
 
@@ -130,6 +131,9 @@ struct DcHw {
   std::atomic<bool> pipe_on[kPipes] = {};  // ENABLE read back 1 after the last enable
   bool clk_on[kPipes] = {};                // commit paths only (serialized per CRTC)
   std::atomic<uint64_t> underruns{0};
+  /// soc_pmu.cpp: event counts (SocPmuCounter) and the registered PMU (null without one).
+  std::atomic<uint64_t> pmu_counts[4] = {};
+  std::atomic<Pmu*> pmu{nullptr};
 
   void update_int_enable(uint32_t set, uint32_t clear);
 };
@@ -286,6 +290,17 @@ void soc_crtc_finish_page_flip(SocCrtc& crtc);
 /// soc_crtc.cpp: the dc's commit tail (vc4 / sun4i shape): disables, enables, planes (GO in
 /// atomic_flush), hw_done, wait for flip_done (the FLIP_DONE interrupt), cleanup.
 void soc_commit_tail(AtomicState& old_state);
+/// soc_pmu.cpp: the dc's PMU "udrm-soc-dc" (config = SocPmuCounter) counting what the dc sees.
+enum SocPmuCounter : unsigned { kPmuVblank = 0, kPmuFlipDone = 1, kPmuUnderrun = 2, kPmuCommit = 3, kPmuCounters = 4 };
+inline constexpr const char* kPmuName = "udrm-soc-dc";
+/// Register it on the world's PMU registry, devm on the dc device (unregistered at the dc unbind,
+/// after the IRQ is freed when called before devm_request_irq). A name already taken (another
+/// soc display in the same world) leaves this one without a PMU. 0 or -errno. Process context.
+int soc_pmu_register(World& w, Device& comp, DcHw& hw);
+/// Count one event. Context: any (the IRQ handler).
+void soc_pmu_count(DcHw& hw, SocPmuCounter c);
+/// Count one commit (commit tail; takes the gate itself). Context: process.
+void soc_pmu_commit(SocDrm& drm);
 /// soc_dc.cpp: the dc interrupt handler. Context: atomic (the fake CPU's interrupt).
 fakehw::IrqReturn soc_dc_irq(DcHw& hw);
 
