@@ -7,6 +7,7 @@
 #include "udrm/base/errno.h"
 #include "udrm/base/fault.h"
 #include "udrm/base/log.h"
+#include "udrm/base/trace_hook.h"
 #include "udrm/base/waitqueue.h"
 #include "udrm/core/devres.h"
 #include "udrm/core/device.h"
@@ -15,13 +16,14 @@
 namespace udrm::fakehw {
 
 // One requested handler. Invocations hold a reference, so a pending invocation never touches
-// a freed action or line; the gate makes "no handler after free" exact.
+// a freed action or line; the handler slot makes "no handler after free" exact: interrupt
+// context reads it once, free_irq empties it and waits a grace period.
 struct IrqLine::Action : RefCounted<Action> {
   IrqHandler handler;
   std::string name;
   IrqLine* line = nullptr;
   Executor* ex = nullptr;
-  Gate gate{"irq"};
+  CallbackSlot<IrqHandler> slot;  // -> handler while requested
   std::atomic<bool> pending{false};
   std::atomic<int> running{0};
   std::atomic<int> depth{0};
@@ -44,10 +46,13 @@ struct IrqLine::Action : RefCounted<Action> {
     running.fetch_add(1, std::memory_order_seq_cst);
     if (depth.load(std::memory_order_seq_cst) > 0) {
       latched.store(true, std::memory_order_release);
-    } else if (auto g = gate.enter()) {
-      AtomicSection irq;
-      handler();
-      handled->fetch_add(1, std::memory_order_relaxed);
+    } else {
+      slot.call([this](const IrqHandler& h) {
+        AtomicSection irq;
+        trace_irq(name.c_str());
+        h();
+        handled->fetch_add(1, std::memory_order_relaxed);
+      });
     }
     running.fetch_sub(1, std::memory_order_seq_cst);
     idle.wake_up_all();
@@ -110,12 +115,14 @@ void IrqLine::synchronize() {
 
 void IrqLine::devm_release(Action* a) {
   // free_irq: no new invocation after this, and wait for a running one.
-  a->gate.unplug();
+  a->slot.unregister();
   a->synchronize();
+  Ref<Action> line_ref;  // dropped after the unlock: a put is a scheduling point
   {
     std::lock_guard<SpinLock> l(a->line->lock_);
-    if (a->line->action_.get() == a) a->line->action_.reset();
+    if (a->line->action_.get() == a) line_ref.swap(a->line->action_);
   }
+  line_ref.reset();
   log_dbg(LogCat::driver, "free_irq %s (%s)", a->line->name_.c_str(), a->name.c_str());
   a->put();  // the devm node's reference
 }
@@ -128,6 +135,7 @@ int devm_request_irq(Device& dev, IrqLine& line, IrqHandler handler, const char*
   a->line = &line;
   a->ex = &line.world_.executor();
   a->handled = line.handled_;
+  a->slot.publish(&a->handler);
   {
     std::lock_guard<SpinLock> l(line.lock_);
     if (line.action_) return -EBUSY;

@@ -466,3 +466,55 @@ TEST(DrmMinor, NoRenderNodeWithoutDriverRender) {
 
 }  // namespace
 }  // namespace udrm
+
+namespace udrm::testrig {
+namespace {
+
+// task_work on a DRM file: an "interrupt" (a timer, atomic context) hands work to the client;
+// it runs when the client's next call returns, on the client's task, in process context — and
+// a file's release runs what is left and refuses more.
+struct ClientWork {
+  TaskWork node;
+  int runs = 0;
+  bool ran_atomic = false;
+  const void* ran_on = nullptr;
+};
+
+void client_work_fn(TaskWork& w) {
+  auto* c = static_cast<ClientWork*>(w.owner);
+  ++c->runs;
+  c->ran_atomic = in_atomic();
+  c->ran_on = SimExecutor::running() ? SimExecutor::running()->current() : nullptr;
+}
+
+TEST(DrmFile, TaskWorkFromInterruptRunsWhenTheClientsNextCallReturns) {
+  run_sim([](SimExecutor& sim) {
+    Rig rig(sim);
+    Ref<DrmFile> f = rig.open();
+    ClientWork cw;
+    cw.node.fn = &client_work_fn;
+    cw.node.owner = &cw;
+    Completion fired;
+    sim.post_at(sim.now() + std::chrono::milliseconds(1), [&] {
+      EXPECT_EQ(f->task_work.add(cw.node), 0);
+      fired.complete_all();
+    }, "irq");
+    fired.wait();
+    EXPECT_EQ(cw.runs, 0) << "nothing runs in the interrupt";
+    drm_version v{};
+    EXPECT_EQ(drm_ioctl(*f, DRM_IOCTL_VERSION, &v), 0);
+    EXPECT_EQ(cw.runs, 1) << "runs as the ioctl returns";
+    EXPECT_FALSE(cw.ran_atomic);
+    EXPECT_EQ(cw.ran_on, sim.current()) << "on the client's own task";
+    EXPECT_EQ(drm_ioctl(*f, DRM_IOCTL_VERSION, &v), 0);
+    EXPECT_EQ(cw.runs, 1) << "once per queuing";
+    // Queued, then the file goes: release runs it, later queuing is refused.
+    EXPECT_EQ(f->task_work.add(cw.node), 0);
+    f->close();
+    EXPECT_EQ(cw.runs, 2);
+    EXPECT_EQ(f->task_work.add(cw.node), -ESRCH);
+  });
+}
+
+}  // namespace
+}  // namespace udrm::testrig

@@ -171,6 +171,7 @@ void DrmFile::release_handles() {
 // drm_file_free, in the kernel's order.
 void DrmFile::release() {
   UDRM_POINT("drm.release");
+  task_work.shutdown();  // nothing reaches a released file; run what is pending, refuse more
   DrmDevice* d = dev_.get();
   {
     std::lock_guard<Mutex> l(d->filelist_mutex);
@@ -227,6 +228,7 @@ void DrmFile::update_readiness_locked() {
 long DrmFile::read(void* buf, std::size_t len, bool block) {
   if (!get_active()) return -EBADF;
   ActiveRef active{this};
+  ReturnToUser rtu(task_work);
   DrmDevice* d = dev_.get();
   UDRM_POINT("drm.read");
   read_lock_.lock();

@@ -12,6 +12,7 @@
 #include "udrm/base/log.h"
 #include "udrm/base/point.h"
 #include "udrm/drm/drm_device.h"
+#include "udrm/perf/task_work.h"
 #include "udrm/drm/file.h"
 #include "ioctl_internal.h"
 
@@ -220,6 +221,9 @@ const char* drm_ioctl_name(unsigned long cmd) {
 int drm_ioctl(DrmFile& file, unsigned long cmd_arg, void* arg) {
   const auto cmd = static_cast<uint32_t>(cmd_arg);
   UDRM_POINT("drm.ioctl");
+  // Work interrupt context handed to this client runs when the call returns, in its context
+  // (task_work on return to user), after the gate and every lock of the call are released.
+  ReturnToUser rtu(file.task_work);
   // call(): -EBADF after close, -ENODEV once unplugged — before the number is even looked at.
   return file.call([&](DrmDevice& dev) -> int {
     if (_IOC_TYPE(cmd) != DRM_IOCTL_BASE) return -ENOTTY;

@@ -4,7 +4,9 @@
 // handler runs in atomic context on the executor (the fake CPU's interrupt context). Raises
 // while an invocation is already pending coalesce (a level-triggered pending bit). Freeing the
 // IRQ (devm at unbind, or devm_free_irq) waits for a running handler to finish
-// (synchronize_irq) and no handler runs afterwards; disable_irq also waits.
+// (synchronize_irq) and no handler runs afterwards; disable_irq also waits. The handler is
+// reached through a CallbackSlot (read once per invocation; free empties it and waits a grace
+// period), and every dispatch fires the trace hook (udrm/base/trace_hook.h).
 //
 // Lifetime: an IrqLine lives as long as its Board; a handler's captures must stay valid until
 // its IRQ is freed (devm guarantees: freed at unbind, before the driver's memory goes).

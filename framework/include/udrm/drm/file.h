@@ -36,6 +36,7 @@
 #include "udrm/drm/event.h"
 #include "udrm/drm/minor.h"
 #include "udrm/kms/gem.h"
+#include "udrm/perf/task_work.h"
 
 namespace udrm {
 
@@ -141,6 +142,10 @@ class DrmFile : public RefCounted<DrmFile> {
   PendingList pending_event_list;
   int event_space_ = kEventSpace;
   WaitQueue event_wait;
+  /// Deferred work for this client (task_work): interrupt-context code that must hand
+  /// something to the client in process context queues it here; it runs when the client's
+  /// current (or next) ioctl or read returns, on the client's thread. Shut down at release.
+  TaskWorkList task_work;
   /// Called (under event_lock, any context) whenever an event is queued: transports (the
   /// libdrm shim, udrm-run) hook here. Must not sleep.
   void (*on_event)(DrmFile&, void* ctx) = nullptr;
