@@ -22,7 +22,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "udrm/base/callback_slot.h"
+#include "udrm/base/grace.h"
 #include "udrm/base/mutex.h"
 #include "udrm/base/refcount.h"
 

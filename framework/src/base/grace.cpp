@@ -1,5 +1,5 @@
-// GraceDomain (udrm/base/callback_slot.h): the shard choice and the grace-period wait.
-#include "udrm/base/callback_slot.h"
+// GraceDomain (udrm/base/grace.h): the shard choice and the grace-period wait.
+#include "udrm/base/grace.h"
 
 #include <chrono>
 #include <thread>
