@@ -28,30 +28,49 @@ namespace {
 
 namespace p = udrm::shim::proto;
 
-// Request and reply of the same sizes as a remote GET_CAP (header + struct drm_get_cap).
+// A SEQPACKET pair whose far end a thread echoes: the bare request/response round trip, with
+// request and reply of the same sizes as a remote GET_CAP (header + struct drm_get_cap).
+class Echo {
+ public:
+  Echo() {
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv_)) return;
+    ok_ = true;
+    thread_ = std::thread([fd = sv_[1]] {
+      char buf[256];
+      for (;;) {
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n <= 0 || send(fd, buf, static_cast<size_t>(n), MSG_NOSIGNAL) != n) return;
+      }
+    });
+  }
+  ~Echo() {
+    if (!ok_) return;
+    shutdown(sv_[0], SHUT_RDWR);
+    thread_.join();
+    close(sv_[0]);
+    close(sv_[1]);
+  }
+  bool ok() const { return ok_; }
+  void round_trip() {
+    send(sv_[0], msg_, sizeof(msg_), MSG_NOSIGNAL);
+    benchmark::DoNotOptimize(recv(sv_[0], in_, sizeof(in_), 0));
+  }
+
+ private:
+  int sv_[2] = {-1, -1};
+  bool ok_ = false;
+  std::thread thread_;
+  char msg_[sizeof(p::Header) + sizeof(drm_get_cap)] = {};
+  char in_[256];
+};
+
 void BM_SeqpacketRoundTrip(benchmark::State& state) {
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+  Echo echo;
+  if (!echo.ok()) {
     state.SkipWithError("socketpair");
     return;
   }
-  std::thread echo([fd = sv[1]] {
-    char buf[256];
-    for (;;) {
-      ssize_t n = recv(fd, buf, sizeof(buf), 0);
-      if (n <= 0 || send(fd, buf, static_cast<size_t>(n), MSG_NOSIGNAL) != n) return;
-    }
-  });
-  char msg[sizeof(p::Header) + sizeof(drm_get_cap)] = {};
-  char in[256];
-  for (auto _ : state) {
-    send(sv[0], msg, sizeof(msg), MSG_NOSIGNAL);
-    benchmark::DoNotOptimize(recv(sv[0], in, sizeof(in), 0));
-  }
-  shutdown(sv[0], SHUT_RDWR);
-  echo.join();
-  close(sv[0]);
-  close(sv[1]);
+  for (auto _ : state) echo.round_trip();
 }
 BENCHMARK(BM_SeqpacketRoundTrip)->UseRealTime();
 
@@ -115,37 +134,23 @@ BENCHMARK(BM_RemoteGetCap)->UseRealTime();
 // two separately run benchmarks a poor ratio). Counters: both means and their ratio.
 void BM_RemoteGetCapVsBare(benchmark::State& state) {
   auto& f = remote().file;
-  int sv[2];
-  if (!f || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+  Echo echo;
+  if (!f || !echo.ok()) {
     state.SkipWithError("no remote file or socketpair");
     return;
   }
-  std::thread echo([fd = sv[1]] {
-    char buf[256];
-    for (;;) {
-      ssize_t n = recv(fd, buf, sizeof(buf), 0);
-      if (n <= 0 || send(fd, buf, static_cast<size_t>(n), MSG_NOSIGNAL) != n) return;
-    }
-  });
-  char msg[sizeof(p::Header) + sizeof(drm_get_cap)] = {};
-  char in[256];
   drm_get_cap cap{DRM_CAP_DUMB_BUFFER, 0};
   double bare_s = 0, remote_s = 0;
   using C = std::chrono::steady_clock;
   for (auto _ : state) {
     auto t0 = C::now();
-    send(sv[0], msg, sizeof(msg), MSG_NOSIGNAL);
-    benchmark::DoNotOptimize(recv(sv[0], in, sizeof(in), 0));
+    echo.round_trip();
     auto t1 = C::now();
     benchmark::DoNotOptimize(f->ioctl(DRM_IOCTL_GET_CAP, &cap));
     auto t2 = C::now();
     bare_s += std::chrono::duration<double>(t1 - t0).count();
     remote_s += std::chrono::duration<double>(t2 - t1).count();
   }
-  shutdown(sv[0], SHUT_RDWR);
-  echo.join();
-  close(sv[0]);
-  close(sv[1]);
   const double n = static_cast<double>(state.iterations());
   state.counters["bare_us"] = n ? bare_s / n * 1e6 : 0;
   state.counters["remote_us"] = n ? remote_s / n * 1e6 : 0;
