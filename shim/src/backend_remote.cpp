@@ -18,6 +18,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -46,6 +47,23 @@ int safe_write(uint64_t addr, const void* src, std::size_t len) {
   iovec r{reinterpret_cast<void*>(static_cast<uintptr_t>(addr)), len};
   ssize_t n = process_vm_writev(getpid(), &l, 1, &r, 1, 0);
   return n == static_cast<ssize_t>(len) ? 0 : -EFAULT;
+}
+
+// How many bytes from addr (up to len) this process may write: probed page by page by reading
+// each chunk and writing the same bytes back (process_vm_*, so a bad page is an error, never a
+// fault). A READ asks the server for no more than that, so every event the server dequeues can
+// be delivered: drm_read never loses an event to a bad buffer.
+std::size_t writable_prefix(uint64_t addr, std::size_t len) {
+  constexpr uint64_t kPage = 4096;
+  char chunk[kPage];
+  std::size_t done = 0;
+  while (done < len) {
+    const uint64_t a = addr + done;
+    const std::size_t n = static_cast<std::size_t>(std::min<uint64_t>(len - done, kPage - (a % kPage)));
+    if (safe_read(chunk, a, n) || safe_write(a, chunk, n)) break;
+    done += n;
+  }
+  return done;
 }
 
 void* sys_mmap(void* addr, std::size_t len, int prot, int flags, int fd, off_t off) {
@@ -225,17 +243,23 @@ class RemoteFile final : public File {
     std::lock_guard<std::mutex> l(mu_);
     if (closed_) return -EBADF;
     if (dead_) return -EAGAIN;  // nothing more will ever be queued
+    const std::size_t want = len < p::kMaxPayload ? len : p::kMaxPayload;
+    // Ask only for what can be written: the events stay queued on the server otherwise (the
+    // kernel's drm_read puts a faulting event back).
+    const std::size_t room = writable_prefix(reinterpret_cast<uintptr_t>(buf), want);
+    if (room == 0 && want != 0) return -EFAULT;
     p::Header h;
     h.op = p::kOpRead;
-    h.a0 = len < p::kMaxPayload ? len : p::kMaxPayload;
+    h.a0 = room;
     if (int r = exchange(h)) return r;
     p::close_fd(msg_.fd);
     long n = msg_.h.status;
+    // Nothing fitted in a buffer cut short by a bad page: the kernel's copy of the first event
+    // would have faulted.
+    if (n == 0 && room < want) return -EFAULT;
     if (n <= 0) return n;
-    if (static_cast<std::size_t>(n) != msg_.len() || static_cast<std::size_t>(n) > len) return lost(-EBADMSG);
-    // The server consumed the events: a fault here loses them, where the kernel's drm_read puts
-    // them back (the in-process backend does). Known limit, see docs/libdrm.md.
-    if (safe_write(reinterpret_cast<uintptr_t>(buf), msg_.payload(), msg_.len())) return -EFAULT;
+    if (static_cast<std::size_t>(n) != msg_.len() || static_cast<std::size_t>(n) > room) return lost(-EBADMSG);
+    if (safe_write(reinterpret_cast<uintptr_t>(buf), msg_.payload(), msg_.len())) return -EFAULT;  // unmapped meanwhile
     return n;
   }
 

@@ -152,6 +152,36 @@ TEST_P(RemoteTest, ModesetFlipAndScanoutCrcMatchesThePattern) {
   EXPECT_TRUE(eventually([&] { return server_->files_summary().find("files count=0") == 0; }));
 }
 
+// drm_read puts an event back when the copy faults: through udrm-run too, a read into a bad
+// buffer (wild, or cut short by an unmapped page) is EFAULT and the event stays queued.
+TEST_P(RemoteTest, ReadIntoABadBufferKeepsTheEvent) {
+  auto c = open_card();
+  ASSERT_TRUE(c);
+  ASSERT_EQ(c->enable_atomic(), 0);
+  Output o;
+  ASSERT_EQ(c->find_output(&o), 0);
+  Buffer b;
+  ASSERT_EQ(c->create_buffer(o.mode.hdisplay, o.mode.vdisplay, 3, &b), 0);
+  ASSERT_EQ(c->atomic_modeset(o, b.fb), 0);
+  ASSERT_EQ(c->atomic_flip(o, b.fb, DRM_MODE_ATOMIC_NONBLOCK | DRM_MODE_PAGE_FLIP_EVENT, 77), 0);
+  pollfd pfd{c->file().fd(), POLLIN, 0};
+  ASSERT_EQ(poll(&pfd, 1, 5000), 1);
+  EXPECT_EQ(c->file().read(reinterpret_cast<void*>(0x10), 64, true), -EFAULT);
+  // 16 writable bytes, then an unmapped page: the 32-byte event cannot be copied.
+  const long page = sysconf(_SC_PAGESIZE);
+  auto* two = static_cast<char*>(mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(two, MAP_FAILED);
+  ASSERT_EQ(munmap(two + page, page), 0);
+  EXPECT_EQ(c->file().read(two + page - 16, 64, true), -EFAULT);
+  munmap(two, page);
+  ASSERT_EQ(poll(&pfd, 1, 0), 1) << "the event must still be queued";
+  drm_event_vblank ev{};
+  ASSERT_EQ(c->read_event(&ev), DRM_EVENT_FLIP_COMPLETE);
+  EXPECT_EQ(ev.user_data, 77u);
+  c->destroy_buffer(&b);
+  c->close();
+}
+
 TEST_P(RemoteTest, TwoClientsShareTheDevice) {
   auto a = open_card();
   auto b = open_card();
