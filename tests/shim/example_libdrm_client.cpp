@@ -105,7 +105,9 @@ TEST(ExampleLibdrmClient, EnumerateModesetFlipUnbind) {
 
         // 7. Close: the last reference goes, the DRM device is freed.
         EXPECT_EQ(close(fd), 0);
-        udrm::sleep_for(std::chrono::milliseconds(50));  // deferred work finishes
+        // A commit worker may drop the last reference a moment later: wait (bounded) for it.
+        for (int i = 0; i < 10000 && display->live_drm_devices() != 0; ++i)
+          udrm::sleep_for(std::chrono::milliseconds(1));
         EXPECT_EQ(display->live_drm_devices(), 0);
       },
       "example");

@@ -20,6 +20,14 @@ namespace udrm::shimtest {
 
 void settle() { sleep_for(std::chrono::milliseconds(50)); }
 
+bool wait_until(const std::function<bool()>& pred) {
+  for (int i = 0; i < 10000; ++i) {
+    if (pred()) return true;
+    sleep_for(std::chrono::milliseconds(1));
+  }
+  return pred();
+}
+
 void run_on_asio(const std::vector<Kind>& kinds,
                  const std::function<void(World&, std::vector<drivers::Display*>&)>& body) {
   AsioExecutor ex(6);
@@ -44,8 +52,7 @@ void run_on_asio(const std::vector<Kind>& kinds,
           if (bound) body(world, displays);
           for (auto& d : owned) {
             d->remove();  // unbind whatever is bound: nothing may stay on
-            settle();
-            EXPECT_TRUE(d->leaks().empty()) << d->leaks().front();
+            EXPECT_TRUE(wait_until([&] { return d->leaks().empty(); })) << d->leaks().front();
           }
           owned.clear();
           settle();

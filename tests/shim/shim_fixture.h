@@ -40,6 +40,10 @@ void run_one(Kind kind, const std::function<void(drivers::Display&)>& body);
 /// Let deferred work run (nonblocking commit workers drop their device reference when they
 /// next run, so a final put may come just after the last close).
 void settle();
+/// Wait (bounded, 10 s) until pred() holds: the state asserted after a close or an unbind may
+/// be reached by deferred work on a worker a moment later. True if it held. Never a timed
+/// assertion: the bound only turns a hang into a failure.
+bool wait_until(const std::function<bool()>& pred);
 
 /// drmOpen by driver name (the tools' `-M udrm-simple`).
 int open_by_name(Kind k);

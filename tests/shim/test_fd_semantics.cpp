@@ -50,14 +50,14 @@ TEST_P(ShimFd, DupsShareTheFileUntilTheLastClose) {
     EXPECT_EQ(close(d2), 0);
     // One fd still holds the file: the unbound device stays alive with it.
     ASSERT_EQ(d.unbind(), 0);
-    settle();
-    EXPECT_EQ(d.live_drm_devices(), 1);
+    EXPECT_TRUE(wait_until([&] { return d.live_drm_devices() == 1; }))
+        << "live DRM devices: " << d.live_drm_devices();
     errno = 0;
     EXPECT_EQ(drmGetVersion(d3), nullptr);
     EXPECT_EQ(errno, ENODEV);
     EXPECT_EQ(close(d3), 0);  // the last close: release, final put
-    settle();
-    EXPECT_EQ(d.live_drm_devices(), 0);
+    EXPECT_TRUE(wait_until([&] { return d.live_drm_devices() == 0; }))
+        << "live DRM devices: " << d.live_drm_devices();
     close(p[1]);
   });
 }
@@ -126,12 +126,12 @@ TEST_P(ShimFd, MappingOutlivesTheFdAndHoldsTheDevice) {
     map[101] = 0xa5;  // still mapped after close
     EXPECT_EQ(map[100], 0x5a);
     ASSERT_EQ(d.unbind(), 0);
-    settle();
-    EXPECT_EQ(d.live_drm_devices(), 1);  // the mapping holds the file, the file the device
+    EXPECT_TRUE(wait_until([&] { return d.live_drm_devices() == 1; }))
+        << "live DRM devices: " << d.live_drm_devices();  // the mapping holds the file, the file the device
     map[102] = 1;                         // and the memory stays valid after unplug
     EXPECT_EQ(munmap(map, size), 0);
-    settle();
-    EXPECT_EQ(d.live_drm_devices(), 0);
+    EXPECT_TRUE(wait_until([&] { return d.live_drm_devices() == 0; }))
+        << "live DRM devices: " << d.live_drm_devices();
   });
 }
 

@@ -142,8 +142,8 @@ TEST_P(ShimUnplug, UnbindMidFlipThenRebindGetsANewNode) {
     EXPECT_EQ(drmModeGetResources(fd), nullptr);
     EXPECT_EQ(errno, ENODEV);
     EXPECT_EQ(close(fd), 0);
-    settle();
-    EXPECT_EQ(d.live_drm_devices(), 1);
+    EXPECT_TRUE(wait_until([&] { return d.live_drm_devices() == 1; }))
+        << "live DRM devices: " << d.live_drm_devices();
     for (auto& b : nb) destroy_fb(fd2, b);
     EXPECT_EQ(close(fd2), 0);
   });
@@ -177,8 +177,8 @@ TEST_P(ShimUnplug, QueuedEventStaysReadableAfterUnbind) {
     expect_all_enodev(fd, out, fb[0], offset);
     for (auto& b : fb) destroy_fb(fd, b);  // munmap works, RMFB/DESTROY_DUMB are ENODEV
     EXPECT_EQ(close(fd), 0);
-    settle();
-    EXPECT_EQ(d.live_drm_devices(), 0);  // freed at the last close
+    EXPECT_TRUE(wait_until([&] { return d.live_drm_devices() == 0; }))
+        << "live DRM devices: " << d.live_drm_devices();  // freed at the last close
     errno = 0;
     EXPECT_LT(open_by_name(GetParam()), 0);  // no node any more
   });

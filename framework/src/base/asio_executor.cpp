@@ -32,6 +32,19 @@ struct AsioExecutor::Impl {
   std::map<TimerId, std::shared_ptr<boost::asio::steady_timer>> timers;
   TimerId next = 1;
   bool stopped = false;
+
+  // A timer's end: run it in atomic context unless it was cancelled (its id is gone).
+  void fire(TimerId id, Task t, const boost::system::error_code& ec) {
+    bool run;
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      run = timers.erase(id) == 1 && !ec;
+    }
+    if (run) {
+      AtomicSection irq;
+      t();
+    }
+  }
 };
 
 AsioExecutor::AsioExecutor(unsigned threads) : impl_(std::make_unique<Impl>(threads)) {}
@@ -67,7 +80,7 @@ TimerId AsioExecutor::post_at(TimePoint when, Task t, const char* /*name*/) {
     TimerId id = impl_->next++;
     if (impl_->stopped) return id;
     impl_->timers.emplace(id, nullptr);
-    boost::asio::post(impl_->irq_ctx, [this, id, t = std::move(t)]() mutable { fire(id, std::move(t), {}); });
+    boost::asio::post(impl_->irq_ctx, [impl = impl_.get(), id, t = std::move(t)]() mutable { impl->fire(id, std::move(t), {}); });
     return id;
   }
   auto timer = std::make_shared<boost::asio::steady_timer>(impl_->irq_ctx, when);
@@ -77,22 +90,10 @@ TimerId AsioExecutor::post_at(TimePoint when, Task t, const char* /*name*/) {
   TimerId id = impl_->next++;
   if (impl_->stopped) return id;
   impl_->timers.emplace(id, timer);
-  timer->async_wait([this, id, timer, t = std::move(t)](const boost::system::error_code& ec) mutable {
-    fire(id, std::move(t), ec);
+  timer->async_wait([impl = impl_.get(), id, timer, t = std::move(t)](const boost::system::error_code& ec) mutable {
+    impl->fire(id, std::move(t), ec);
   });
   return id;
-}
-
-void AsioExecutor::fire(TimerId id, Task t, boost::system::error_code ec) {
-  bool run;
-  {
-    std::lock_guard<std::mutex> lk(impl_->mu);
-    run = impl_->timers.erase(id) == 1 && !ec;
-  }
-  if (run) {
-    AtomicSection irq;
-    t();
-  }
 }
 
 bool AsioExecutor::cancel(TimerId id) {

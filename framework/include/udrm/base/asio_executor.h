@@ -11,8 +11,6 @@
 #pragma once
 #include <memory>
 
-#include <boost/system/error_code.hpp>
-
 #include "udrm/base/executor.h"
 
 namespace udrm {
@@ -33,7 +31,6 @@ class AsioExecutor final : public Executor {
   void shutdown();
 
  private:
-  void fire(TimerId id, Task t, boost::system::error_code ec);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

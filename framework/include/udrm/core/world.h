@@ -30,7 +30,10 @@ class World {
   /// Process-wide registry of live Worlds (what the in-process libdrm shim searches for a
   /// device node): run fn on each, newest first, under the registry lock, until fn returns
   /// true. A World leaves the registry at the start of its destructor, so a World passed to fn
-  /// stays alive until fn returns. fn may sleep; it must not create or destroy a World.
+  /// stays alive until fn returns. fn may sleep; it must not create or destroy a World. The
+  /// registry lock is a plain process-wide mutex (Worlds run on different executors), so on a
+  /// SimExecutor two tasks must not be inside for_each at once (the second would block the
+  /// simulation thread): the in-process libdrm shim's open is the only caller.
   static bool for_each(const std::function<bool(World&)>& fn);
 
   explicit World(Executor& ex);
