@@ -31,7 +31,7 @@ TSAN_DIR=$prefix-tsan
 JOBS=${UDRM_JOBS:-$(nproc)}
 
 PKGS_NORMAL=(build-essential cmake pkg-config libboost1.81-dev libgtest-dev libgmock-dev
-             libbenchmark-dev libdrm-dev libdrm-tests liburcu-dev valgrind)
+             libbenchmark-dev libdrm-dev libdrm-tests liburcu-dev valgrind spin)
 # gcc's ASan/UBSan/LSan runtimes (libasan8, libubsan1, liblsan0) come with build-essential.
 PKGS_ASAN=("${PKGS_NORMAL[@]}")
 # llvm-19 for /usr/bin/llvm-symbolizer-19, which Debian's clang-19 TSan runtime runs to symbolize
