@@ -4,11 +4,16 @@
 //
 // Lookup benchmarks: thread 0 creates and destroys objects in a loop (one create + one destroy
 // per iteration, plus 4 lookups); every other thread only looks up recent IDs. Thread counts 1
-// and 2; per_thread_ns is the cost of one iteration per thread.
+// and 2; per_thread_ns is the cost of one iteration per thread. Registries: udrm::Lookup; the
+// real ObjectIdr::find path (refcounted mode objects as framebuffers are: destroy = look up,
+// unregister, drop both references, as RMFB does); ObjectIdr as it was before it moved onto
+// LookupIndex (udrm::Mutex + std::map, get-unless-zero under the lock), rebuilt here; and the
+// std::mutex / std::shared_mutex + std::unordered_map baselines.
 #include <benchmark/benchmark.h>
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
@@ -16,6 +21,8 @@
 
 #include "udrm/base/callback_slot.h"
 #include "udrm/base/lookup.h"
+#include "udrm/base/mutex.h"
+#include "udrm/kms/object.h"
 
 namespace {
 
@@ -133,6 +140,106 @@ struct UdrmReg {
   }
 };
 
+// The real mode object IDR: nodes are refcounted ModeObjects whose final put goes through
+// ObjectIdr::release (re-check under the lock, grace period) before the delete.
+struct IdrNode {
+  udrm::ModeObject base;  // first member
+  udrm::Kref kref;
+  udrm::ObjectIdr* idr = nullptr;
+  uint64_t payload = 42;
+};
+IdrNode* idr_node(udrm::ModeObject* m) { return reinterpret_cast<IdrNode*>(m); }
+bool idr_node_get(udrm::ModeObject* m) { return idr_node(m)->kref.get_unless_zero(); }
+void idr_node_put(udrm::ModeObject* m) {
+  IdrNode* n = idr_node(m);
+  n->kref.put([n] {
+    if (n->idr->release(&n->base, n->kref)) delete n;
+  });
+}
+
+struct IdrReg {
+  udrm::ObjectIdr idr;
+  uint32_t create() {
+    auto* n = new IdrNode;
+    n->idr = &idr;
+    n->base.get_unless_zero = &idr_node_get;
+    n->base.put = &idr_node_put;
+    if (idr.add(&n->base, DRM_MODE_OBJECT_FB)) {
+      delete n;
+      return 0;
+    }
+    return n->base.id;
+  }
+  void destroy(uint32_t id) {  // RMFB: lookup, unregister, drop the lookup's and the creator's
+    udrm::ModeObject* m = idr.find(id, DRM_MODE_OBJECT_FB);
+    if (!m) return;
+    idr.unregister(m);
+    udrm::mode_object_put(m);
+    udrm::mode_object_put(m);
+  }
+  uint64_t lookup(uint32_t id) {
+    udrm::ModeObject* m = idr.find(id, DRM_MODE_OBJECT_FB);
+    if (!m) return 0;
+    uint64_t v = idr_node(m)->payload;
+    udrm::mode_object_put(m);
+    return v;
+  }
+};
+
+// ObjectIdr before LookupIndex: every find() takes the IDR mutex; the final put unregisters
+// under it and deletes at once.
+struct OldIdrReg {
+  struct OldNode {
+    udrm::Kref kref;
+    OldIdrReg* reg = nullptr;
+    uint32_t id = 0;
+    uint64_t payload = 42;
+  };
+  udrm::Mutex lock{"old_idr"};
+  std::map<uint32_t, OldNode*> map;
+  uint32_t next = 1;
+  void unregister(OldNode* n) {
+    std::lock_guard<udrm::Mutex> l(lock);
+    if (!n->id) return;
+    map.erase(n->id);
+    n->id = 0;
+  }
+  void put(OldNode* n) {
+    n->kref.put([this, n] {
+      unregister(n);
+      delete n;
+    });
+  }
+  OldNode* find(uint32_t id) {
+    std::lock_guard<udrm::Mutex> l(lock);
+    auto it = map.find(id);
+    if (it == map.end() || !it->second->kref.get_unless_zero()) return nullptr;
+    return it->second;
+  }
+  uint32_t create() {
+    auto* n = new OldNode;
+    n->reg = this;
+    std::lock_guard<udrm::Mutex> l(lock);
+    n->id = next++;
+    map.emplace(n->id, n);
+    return n->id;
+  }
+  void destroy(uint32_t id) {
+    OldNode* n = find(id);
+    if (!n) return;
+    unregister(n);
+    put(n);
+    put(n);
+  }
+  uint64_t lookup(uint32_t id) {
+    OldNode* n = find(id);
+    if (!n) return 0;
+    uint64_t v = n->payload;
+    put(n);
+    return v;
+  }
+};
+
 // The baselines: shared_ptr objects in a map (the usual userspace answer to the same problem).
 template <class Lock, bool kShared>
 struct MapReg {
@@ -174,7 +281,9 @@ struct MapReg {
 using MutexReg = MapReg<std::mutex, false>;
 using SharedReg = MapReg<std::shared_mutex, true>;
 
-template <class Reg>
+// kChurn false: no create/destroy during the timed loop, lookups only (the ioctl hot path:
+// planes, CRTCs and framebuffers that stay).
+template <class Reg, bool kChurn = true>
 void BM_Lookup(benchmark::State& st) {
   static Reg* reg = nullptr;
   static std::atomic<uint32_t> newest{0};
@@ -187,7 +296,7 @@ void BM_Lookup(benchmark::State& st) {
   uint64_t sum = 0, found = 0, tries = 0;
   unsigned k = 0;
   for (auto _ : st) {
-    if (st.thread_index() == 0) {
+    if (kChurn && st.thread_index() == 0) {
       unsigned slot = k % kLive;
       reg->destroy(ring[slot]);
       newest.store(ring[slot] = reg->create(), std::memory_order_relaxed);
@@ -211,8 +320,14 @@ void BM_Lookup(benchmark::State& st) {
   }
 }
 BENCHMARK(BM_Lookup<UdrmReg>)->Name("BM_Lookup/udrm")->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_Lookup<IdrReg>)->Name("BM_Lookup/object_idr")->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_Lookup<OldIdrReg>)->Name("BM_Lookup/object_idr_mutex_before")->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(BM_Lookup<MutexReg>)->Name("BM_Lookup/mutex_map")->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(BM_Lookup<SharedReg>)->Name("BM_Lookup/shared_mutex_map")->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_Lookup<IdrReg, false>)->Name("BM_LookupNoChurn/object_idr")->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_Lookup<OldIdrReg, false>)->Name("BM_LookupNoChurn/object_idr_mutex_before")->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_Lookup<MutexReg, false>)->Name("BM_LookupNoChurn/mutex_map")->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_Lookup<SharedReg, false>)->Name("BM_LookupNoChurn/shared_mutex_map")->Threads(1)->Threads(2)->UseRealTime();
 
 }  // namespace
 

@@ -22,11 +22,12 @@ void blob_put(ModeObject* o) { static_cast<PropertyBlob*>(o)->RefCounted<Propert
 }  // namespace
 
 void PropertyBlob::kref_release() noexcept {
-  // Unpublish first (under the IDR lock): a racing lookup either refused us with
-  // get-unless-zero or can no longer see us. Only then unlink and free.
+  // The IDR re-checks the count under its lock, unpublishes the ID and waits until no lookup
+  // can still read us (object.h); only then unlink and free. An orphaned blob (dev nullptr:
+  // the mode config is gone) was unpublished at the teardown.
   if (dev && dev->mode_config) {
     ModeConfig& mc = *dev->mode_config;
-    mc.idr.unregister(this);
+    if (!mc.idr.release(this, kref())) return;  // revived (WARNed): its holder's put frees it
     std::lock_guard<SpinLock> l(mc.blob_lock);
     if (is_linked()) mc.blob_list.erase(mc.blob_list.iterator_to(*this));
   }

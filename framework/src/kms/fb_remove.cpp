@@ -72,7 +72,8 @@ void framebuffer_remove(Ref<Framebuffer> fb) {
   if (!dev || !dev->mode_config) return;
   dev->mode_config->idr.unregister(fb.get());
   // Holding a reference ourselves, a count of 1 means nobody scans it out; it cannot go up
-  // from there (the ID is gone).
+  // from there: a lock-free lookup that read the ID before the unregister either took its
+  // reference before this read (we see 2) or revalidates, sees the ID gone and drops it.
   if (fb->refcount() > 1) {
     if (dev->has_feature(DRIVER_ATOMIC)) {
       int ret = atomic_remove_fb(*dev, *fb);

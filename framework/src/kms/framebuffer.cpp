@@ -19,12 +19,9 @@ namespace {
 bool fb_get_unless_zero(ModeObject* o) { return static_cast<Framebuffer*>(o)->RefCounted<Framebuffer>::get_unless_zero(); }
 void fb_put(ModeObject* o) { static_cast<Framebuffer*>(o)->RefCounted<Framebuffer>::put(); }
 
-void fb_unpublish(Framebuffer& fb) {
-  ModeConfig* mc = fb.dev ? fb.dev->mode_config : nullptr;
-  if (!mc) return;
-  mc->idr.unregister(&fb);
-  std::lock_guard<SpinLock> l(mc->fb_lock);
-  if (fb.is_linked()) mc->fb_list.erase(mc->fb_list.iterator_to(fb));
+void fb_unlink(Framebuffer& fb, ModeConfig& mc) {
+  std::lock_guard<SpinLock> l(mc.fb_lock);
+  if (fb.is_linked()) mc.fb_list.erase(mc.fb_list.iterator_to(fb));
 }
 
 void fb_destroy(Framebuffer& fb) {
@@ -41,13 +38,21 @@ uint32_t plane_dim(uint32_t v, int plane, uint8_t sub) { return plane == 0 ? v :
 }  // namespace
 
 void Framebuffer::kref_release() noexcept {
-  // Unpublish before freeing: see object.h for why a racing lookup cannot get here.
-  fb_unpublish(*this);
+  // drm_framebuffer_free: the IDR re-checks the count under its lock, unpublishes the ID and
+  // waits until no lookup can still read us (object.h); only then unlink and free.
+  if (ModeConfig* mc = dev ? dev->mode_config : nullptr) {
+    if (!mc->idr.release(this, kref())) return;  // revived (WARNed): its holder's put frees it
+    fb_unlink(*this, *mc);
+  }
   fb_destroy(*this);
 }
 
 void detail::framebuffer_force_free(Framebuffer& fb) {
-  fb_unpublish(fb);
+  if (ModeConfig* mc = fb.dev ? fb.dev->mode_config : nullptr) {
+    mc->idr.unregister(&fb);
+    fb_unlink(fb, *mc);
+    mc->idr.synchronize();  // lookups that read the slot before the unregister have left
+  }
   fb_destroy(fb);
 }
 
@@ -76,7 +81,11 @@ int framebuffer_init(DrmDevice& dev, Framebuffer& fb, const FramebufferFuncs* fu
     std::lock_guard<SpinLock> l(mc->fb_lock);
     mc->fb_list.push_back(fb);
   }
-  mc->idr.register_object(&fb);
+  if (int ret = mc->idr.register_object(&fb)) {
+    mc->idr.unregister(&fb);
+    fb_unlink(fb, *mc);
+    return ret;
+  }
   return 0;
 }
 

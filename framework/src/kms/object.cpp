@@ -7,70 +7,90 @@
 #include "udrm/base/errno.h"
 #include "udrm/base/fault.h"
 #include "udrm/base/log.h"
+#include "udrm/base/point.h"
 #include "udrm/drm/drm_device.h"
 #include "udrm/kms/property.h"
 
 namespace udrm {
 
-namespace {
-int alloc_id(uint32_t& next, uint32_t* out) {
-  // Cyclic and never reused: the kernel's idr stops at INT_MAX, so do we.
-  if (next == 0 || next > static_cast<uint32_t>(INT_MAX)) return -ENOMEM;
-  *out = next++;
-  return 0;
-}
-}  // namespace
-
 int ObjectIdr::add(ModeObject* obj, uint32_t type) {
-  int ret = reserve(obj, type);
-  if (ret) return ret;
-  register_object(obj);
+  if (int ret = reserve(obj, type)) return ret;
+  std::lock_guard<Mutex> l(index_.lock());
+  if (int ret = index_.insert_locked(obj->id, obj, type)) {  // -ENOMEM: the index cannot grow
+    count_.fetch_sub(1, std::memory_order_relaxed);
+    obj->id = 0;
+    return ret;
+  }
   return 0;
 }
 
 int ObjectIdr::reserve(ModeObject* obj, uint32_t type) {
   if (UDRM_WARN_ON(!obj, LogCat::kms)) return -EINVAL;
   if (UDRM_SHOULD_FAIL("kms.object_add")) return -ENOMEM;
-  std::lock_guard<Mutex> l(lock_);
-  uint32_t id = 0;
-  if (int ret = alloc_id(next_, &id)) return ret;
-  map_.emplace(id, nullptr);
-  obj->id = id;
+  std::lock_guard<Mutex> l(index_.lock());
+  // Cyclic and never reused; the kernel's idr stops at INT_MAX, so do we. udrm has always
+  // said -ENOMEM here; the kernel's idr_alloc would say -ENOSPC (unreachable in practice: the
+  // kernel reuses freed IDs).
+  if (next_ == 0 || next_ > static_cast<uint32_t>(INT_MAX)) return -ENOMEM;
+  obj->id = next_++;
   obj->type = type;
+  count_.fetch_add(1, std::memory_order_relaxed);
   return 0;
 }
 
-void ObjectIdr::register_object(ModeObject* obj) {
-  std::lock_guard<Mutex> l(lock_);
-  auto it = map_.find(obj->id);
-  if (UDRM_WARN_ON(it == map_.end(), LogCat::kms)) return;
-  it->second = obj;
+int ObjectIdr::register_object(ModeObject* obj) {
+  if (UDRM_WARN_ON(!obj, LogCat::kms)) return -EINVAL;
+  std::lock_guard<Mutex> l(index_.lock());
+  if (UDRM_WARN_ON(obj->id == 0 || obj->id >= next_, LogCat::kms)) return -EINVAL;  // never reserved
+  int ret = index_.insert_locked(obj->id, obj, obj->type);  // publishes type and the refcount hooks
+  UDRM_WARN_ON(ret == -EEXIST, LogCat::kms);
+  return ret;
 }
 
 void ObjectIdr::unregister(ModeObject* obj) {
-  std::lock_guard<Mutex> l(lock_);
+  std::lock_guard<Mutex> l(index_.lock());
   if (!obj->id) return;
-  auto it = map_.find(obj->id);
-  if (it != map_.end() && (it->second == obj || it->second == nullptr)) map_.erase(it);
+  index_.remove_locked(obj->id, obj);  // false if only reserved
+  count_.fetch_sub(1, std::memory_order_relaxed);
   obj->id = 0;  // as drm_mode_object_unregister does
+}
+
+bool ObjectIdr::release(ModeObject* obj, const Kref& kref) {
+  {
+    std::lock_guard<Mutex> l(index_.lock());
+    UDRM_POINT("kms.object_release");
+    if (kref.read() != 0) {
+      warn(LogCat::kms, "%s %u revived after its final put; not destroying it", obj->debug_name, obj->id);
+      return false;
+    }
+    if (obj->id) {
+      index_.remove_locked(obj->id, obj);
+      count_.fetch_sub(1, std::memory_order_relaxed);
+      obj->id = 0;
+    }
+  }
+  index_.synchronize();  // a lookup that read the slot before the removal has left
+  return true;
 }
 
 ModeObject* ObjectIdr::find(uint32_t id, uint32_t type) {
   if (!id) return nullptr;
-  std::lock_guard<Mutex> l(lock_);
-  auto it = map_.find(id);
-  if (it == map_.end()) return nullptr;
-  ModeObject* obj = it->second;
-  if (!obj) return nullptr;  // reserved, not published
-  if (type != DRM_MODE_OBJECT_ANY && obj->type != type) return nullptr;
-  if (obj->id != id) return nullptr;
-  if (obj->get_unless_zero && !obj->get_unless_zero(obj)) return nullptr;  // dying
-  return obj;
-}
-
-std::size_t ObjectIdr::size() const {
-  std::lock_guard<Mutex> l(lock_);
-  return map_.size();
+  ModeObject* obj = nullptr;
+  {
+    LookupIndex::Section s = index_.read();
+    LookupIndex::Hit h = index_.find(s, id);
+    if (!h) return nullptr;  // absent, reserved or unregistered
+    if (type != DRM_MODE_OBJECT_ANY && h.kind != type) return nullptr;
+    UDRM_POINT("kms.object_find");  // a final put may run here: obj must stay readable
+    obj = static_cast<ModeObject*>(h.ptr);
+    if (!obj->get_unless_zero) return obj;            // static: lives as long as the device
+    if (!obj->get_unless_zero(obj)) return nullptr;   // dying
+    if (index_.still_published(s, h)) return obj;
+  }
+  // Unregistered while we took the reference: drop it outside the section (it may be the
+  // final put, which waits for sections to end).
+  mode_object_put(obj);
+  return nullptr;
 }
 
 void mode_object_put(ModeObject* obj) {

@@ -1,21 +1,36 @@
-// udrm/base/lookup.h — an ID -> object registry whose lookups race the final put safely.
+// udrm/base/lookup.h — ID -> object registries whose lookups race the final put safely.
 //
-// LookupTable maps non-zero IDs to LookupNode objects (embed one in yours; it carries the
-// kref). The rules, from the uprobes put/lookup fixes:
-//  - lookup (get) takes a reference only if the object is not already dying (get_unless_zero),
-//    inside a read-side section, without the writer lock;
-//  - the final put is the one destructor: it takes the lock, re-checks that the count is still
-//    zero (an object a concurrent lookup revived is not destroyed — that holder's own final
-//    put destroys it later) and that the slot still holds this object, removes it, and only
-//    then reclaims;
-//  - memory is reclaimed after a grace period of the lookup's read-side scheme (GraceDomain),
-//    so a lookup that loaded the pointer before the removal never reads freed memory.
-// IDs are allocated cyclically and never reused (the table is open-addressed by id & mask:
-// an ID is only handed out if its slot is free). Capacity is fixed at construction.
+// Two layers:
+//  - LookupIndex: non-zero 32-bit IDs -> (pointer, kind), read without any lock inside a
+//    read-side section of its GraceDomain (an SRCU), written under its mutex. Open addressing
+//    with linear probing; it grows and sheds tombstones by building a new array, publishing it
+//    and freeing the old one after a grace period, so it has no fixed capacity. A removed ID's
+//    slot becomes a tombstone and is never refilled before the next rebuild: a reader that
+//    matched an ID in a slot reads that ID's pointer, never a newer object's.
+//  - LookupTable / Lookup<T>: the refcounted registry on top (LookupNode carries the kref),
+//    with the rules from the uprobes put/lookup fixes:
+//     - lookup (get) takes a reference only if the object is not already dying
+//       (get_unless_zero), inside a read-side section, without the writer lock;
+//     - the final put is the one destructor: it takes the lock, re-checks that the count is
+//       still zero (an object a concurrent lookup revived is not destroyed — that holder's own
+//       final put destroys it later), removes the ID, and only then reclaims;
+//     - memory is reclaimed after a grace period, so a lookup that loaded the pointer before
+//       the removal never reads freed memory.
 //
-// Lifetime: the table must outlive every object in it; ~LookupTable WARNs about live entries.
-// Context: get(): any context, never sleeps. add/unregister: process context. put(): process
-// context when it may be the final put (it waits a grace period), as drm_framebuffer_put.
+// The same rules carry the driver paths: ObjectIdr (kms/object.h: framebuffers, blobs and
+// every other mode object) and the minor table at open (drm/minor.cpp) are LookupIndex users.
+//
+// Revalidation: a lookup that took its reference may still be racing an unregister that
+// tombstoned the ID after the lookup read it. still_published() (a seq_cst fence, then the
+// slot again) pairs with the fence remove_locked() ends with: either the lookup sees the
+// tombstone, or the remover's refcount reads after the removal see the lookup's reference.
+// That is what lets drm_framebuffer_remove trust "count == 1: nobody else holds it".
+//
+// Lifetime: an index must outlive its readers and every pointer in it; a LookupTable must
+// outlive every object in it (~LookupTable WARNs about live entries).
+// Context: read()/find()/still_published(): any context, never sleep. Writers (the *_locked
+// calls, under lock()): process context; insert_locked() may wait a grace period (a rebuild).
+// synchronize(): process context, sleeps, never inside a section of the same index.
 #pragma once
 #include <atomic>
 #include <cstddef>
@@ -27,6 +42,71 @@
 #include "udrm/base/refcount.h"
 
 namespace udrm {
+
+class LookupIndex {
+  struct Array;
+
+ public:
+  /// One slot's contents as a reader saw them. Empty (false) when the ID is absent.
+  struct Hit {
+    void* ptr = nullptr;
+    uint32_t kind = 0;
+    uint32_t id = 0;
+    const void* slot = nullptr;  // for still_published()
+    explicit operator bool() const noexcept { return ptr != nullptr; }
+  };
+
+  /// A read-side section (srcu_read_lock .. srcu_read_unlock), pinned to one array.
+  class [[nodiscard]] Section {
+   public:
+    Section(const Section&) = delete;
+    Section& operator=(const Section&) = delete;
+
+   private:
+    friend class LookupIndex;
+    Section(GraceDomain& g, const std::atomic<Array*>& cur) noexcept;
+    GraceDomain::Reader reader_;
+    const Array* array_;
+  };
+
+  explicit LookupIndex(const char* name = "lookup") noexcept;
+  ~LookupIndex();
+  LookupIndex(const LookupIndex&) = delete;
+  LookupIndex& operator=(const LookupIndex&) = delete;
+
+  // ---- readers ----
+  Section read() noexcept { return Section(grace_, cur_); }
+  /// The object published under `id` (id 0 never is), or an empty Hit.
+  Hit find(const Section& s, uint32_t id) const noexcept;
+  /// After taking a reference on h's object: is it still published under h.id? false means an
+  /// unregister raced the lookup; drop the reference (after leaving the section).
+  bool still_published(const Section& s, const Hit& h) const noexcept;
+
+  // ---- writers: hold lock() ----
+  Mutex& lock() noexcept { return lock_; }
+  /// Publish ptr (non-null) under id with a caller-defined kind. -EINVAL for id 0 / ~0u or a
+  /// null ptr, -EEXIST if id is published, -ENOMEM if a needed rebuild cannot allocate.
+  int insert_locked(uint32_t id, void* ptr, uint32_t kind);
+  /// Unpublish id if it is published with ptr; true if it was. Ends with a seq_cst fence (see
+  /// the revalidation note above). The memory behind ptr stays readable for lookups that
+  /// loaded it until a synchronize() that starts after this call returns.
+  bool remove_locked(uint32_t id, const void* ptr);
+  /// Published IDs (racy snapshot outside the lock).
+  std::size_t live() const noexcept { return live_.load(std::memory_order_relaxed); }
+
+  /// Wait until every section that began before this call has ended (synchronize_srcu).
+  void synchronize() { grace_.synchronize(); }
+
+ private:
+  static constexpr uint32_t kTomb = ~0u;
+  int rebuild_locked(std::size_t min_slots);
+  static std::size_t probe_start(const Array& a, uint32_t id) noexcept;
+
+  Mutex lock_;
+  std::atomic<Array*> cur_{nullptr};
+  std::atomic<std::size_t> live_{0};
+  GraceDomain grace_;
+};
 
 class LookupNode {
  public:
@@ -52,15 +132,18 @@ class LookupTable {
  public:
   /// reclaim(node, ctx) frees a node; called once per node, after a grace period.
   using Reclaim = void (*)(LookupNode*, void* ctx);
+  /// capacity: the most objects registered at once (add() says -ENOSPC beyond).
   LookupTable(std::size_t capacity, Reclaim reclaim, void* ctx);
   ~LookupTable();
   LookupTable(const LookupTable&) = delete;
   LookupTable& operator=(const LookupTable&) = delete;
 
-  /// Publish n (holding its creator's reference) under a fresh ID. -ENOSPC when full or the
-  /// ID space is exhausted.
+  /// Publish n (holding its creator's reference) under a fresh ID: cyclic, never reused.
+  /// -ENOSPC when full or the ID space is exhausted, -ENOMEM if the index cannot grow.
   int add(LookupNode* n, uint32_t* id);
-  /// A referenced object, or nullptr if absent or dying.
+  /// A referenced object, or nullptr if absent, dying or unregistered under the lookup. Never
+  /// sleeps, except that losing a race with unregister() drops the reference it took, which
+  /// may be that object's final put (then: process context).
   LookupNode* get(uint32_t id) noexcept;
   /// Drop a reference; the final one removes, waits a grace period and reclaims.
   void put(LookupNode* n);
@@ -71,14 +154,12 @@ class LookupTable {
  private:
   void release(LookupNode* n);
 
-  Mutex lock_{"lookup"};
-  std::size_t mask_;
-  std::unique_ptr<std::atomic<LookupNode*>[]> slots_;
+  LookupIndex index_{"lookup"};
+  std::size_t capacity_;
   std::atomic<std::size_t> count_{0};
   uint32_t next_ = 1;
   Reclaim reclaim_;
   void* ctx_;
-  GraceDomain grace_;
 };
 
 /// Typed front end: T derives from LookupNode; reclaim defaults to delete.

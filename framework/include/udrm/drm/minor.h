@@ -6,7 +6,14 @@
 // so a rebind while an old file is open gets a different minor. Open by minor (drm_stub_open):
 // -ENODEV for a free, unregistered or unplugged minor.
 //
-// Lifetime: index reserved from DrmDevice init to its final put. Context: process context.
+// The open-side lookup (drm_minor_acquire) takes no lock: registered minors are published in a
+// LookupIndex (base/lookup.h); open reads it in a read-side section and takes the device with
+// get-unless-zero, then revalidates (an open racing an unregister gets -ENODEV once the
+// unregister has returned). drm_minors_free waits a grace period, so the device is freed only
+// after every open that read its pointer has left its section.
+//
+// Lifetime: index reserved from DrmDevice init to its final put. Context: process context
+// (drm_minors_free sleeps: it waits a grace period).
 #pragma once
 #include <string>
 #include <vector>

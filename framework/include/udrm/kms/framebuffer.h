@@ -6,8 +6,13 @@
 // reads it. RMFB / close of a framebuffer still in use takes it off every plane with a commit
 // first (drm_framebuffer_remove), as the kernel does.
 //
+// Lookups (framebuffer_lookup: GETFB, SETPLANE, atomic FB_ID) are lock-free reads of the
+// device's ObjectIdr with get-unless-zero; the final put unpublishes the ID under the IDR lock,
+// re-checking the count, and frees only after a grace period (see kms/object.h).
+//
 // Lifetime: Ref<Framebuffer>; ID unregistered at RMFB/close (or the final put). Holds a
-// reference on each GEM object. Context: process context (create/remove); get/put any.
+// reference on each GEM object. Context: process context (create/remove, and a put that may
+// be the final one: IDR mutex + grace period); lookup and get from any context.
 #pragma once
 #include <cstdint>
 
@@ -57,7 +62,8 @@ int framebuffer_init(DrmDevice& dev, Framebuffer& fb, const FramebufferFuncs* fu
 /// against format/size/pitch/offset/object sizes (-EINVAL, -ENOENT for a bad handle) and
 /// creates a framebuffer. On success *out holds the only reference.
 int gem_fb_create(DrmDevice& dev, DrmFile& file, const drm_mode_fb_cmd2& cmd, Ref<Framebuffer>* out);
-/// drm_framebuffer_lookup: a reference or nullptr.
+/// drm_framebuffer_lookup: a reference, or nullptr if no framebuffer has that ID or it is
+/// dying or being removed.
 Ref<Framebuffer> framebuffer_lookup(DrmDevice& dev, uint32_t id);
 /// drm_framebuffer_remove: unregister its ID; if anyone but the caller still holds it, take it
 /// off every plane (one commit disabling the planes, retried with their CRTCs disabled when a

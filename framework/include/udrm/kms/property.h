@@ -7,10 +7,12 @@
 //
 // Lifetime: Property: the DrmDevice (drmm). PropertyBlob: Ref<PropertyBlob>; as in the kernel
 // the ID stays published until the final put (a MODE_ID blob destroyed by its creator while a
-// state still uses it can still be read with GETPROPBLOB), then it is unregistered before the
-// memory goes (see object.h). A blob still referenced when the mode config is torn down is
+// state still uses it can still be read with GETPROPBLOB); the final put unpublishes it and
+// waits a grace period before the memory goes, so a lock-free lookup racing it never reads
+// freed memory (see object.h). A blob still referenced when the mode config is torn down is
 // orphaned (unpublished, dev = nullptr) and freed by its last holder.
-// Context: process context (allocation); blob get/put from any context.
+// Context: process context (allocation, and a put that may be the final one: it takes the IDR
+// mutex and waits a grace period); blob lookup and get from any context.
 #pragma once
 #include <cstdint>
 #include <string>
