@@ -11,6 +11,7 @@ namespace udrm {
 namespace detail {
 
 constinit thread_local int tls_atomic_depth = 0;
+constinit thread_local int tls_spin_depth = 0;
 constinit thread_local void* tls_task_local[kTaskLocalSlots] = {};
 constinit thread_local SimHooks* tls_sim = nullptr;
 std::atomic<unsigned> g_slow{0};

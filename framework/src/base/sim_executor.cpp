@@ -226,6 +226,8 @@ void SimExecutor::resume(SimTask* t) {
   current_ = t;
   t->state_ = SimTask::State::running;
   detail::tls_atomic_depth = t->saved_atomic_depth_;
+  const int outside_spin = detail::tls_spin_depth;
+  detail::tls_spin_depth = t->saved_spin_depth_;
   void* outside[detail::kTaskLocalSlots];
   std::copy(detail::tls_task_local, detail::tls_task_local + detail::kTaskLocalSlots, outside);
   std::copy(t->saved_task_local_, t->saved_task_local_ + detail::kTaskLocalSlots, detail::tls_task_local);
@@ -237,6 +239,7 @@ void SimExecutor::resume(SimTask* t) {
   annotate_finish_switch(sched_fake_stack_, nullptr, nullptr);
   current_ = nullptr;
   detail::tls_atomic_depth = 0;
+  detail::tls_spin_depth = outside_spin;
   std::copy(outside, outside + detail::kTaskLocalSlots, detail::tls_task_local);
 }
 
@@ -245,6 +248,7 @@ void SimExecutor::switch_to_scheduler() {
   SimTask::Fiber* f = t ? t->fiber_ : nullptr;
   if (t) {
     t->saved_atomic_depth_ = detail::tls_atomic_depth;
+    t->saved_spin_depth_ = detail::tls_spin_depth;
     std::copy(detail::tls_task_local, detail::tls_task_local + detail::kTaskLocalSlots, t->saved_task_local_);
     if (t->state_ == SimTask::State::done) t->fiber_ = nullptr;
   }
@@ -261,6 +265,7 @@ void SimExecutor::on_point(const Point& p) {
   SimTask* t = current_;
   if (!t) return;
   ++steps_;
+  if (detail::tls_spin_depth > 0) return;  // preemption disabled: a spinlock is held
   t->last_point_ = &p;
   if (observer_) observer_(observer_ctx_, p, t);
   if (steps_ > opts_.step_budget && !aborted_) {

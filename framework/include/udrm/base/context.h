@@ -12,6 +12,9 @@ namespace udrm {
 namespace detail {
 // constinit: no TLS init-function check on access (g++ 12 mis-flags that check under UBSan).
 extern constinit thread_local int tls_atomic_depth;
+/// Spinlocks held by this task (spin_lock disables preemption): a simulated executor never
+/// switches tasks or injects an event at a scheduling point while it is non-zero.
+extern constinit thread_local int tls_spin_depth;
 /// Per-task state that a simulated executor saves and restores on every task switch (slot 0:
 /// the current module, see udrm/core/module.h). Real threads simply own theirs.
 inline constexpr int kTaskLocalSlots = 4;

@@ -57,6 +57,7 @@ class SimTask {
   const char* waiting_on_ = nullptr;
   bool timed_out_ = false;
   int saved_atomic_depth_ = 0;
+  int saved_spin_depth_ = 0;
   void* saved_task_local_[detail::kTaskLocalSlots] = {};
   Task fn_;
   detail::SimWaiter* waiter_ = nullptr;

@@ -9,10 +9,14 @@
 // Unlike the kernel's, a userspace holder can be preempted — typically by the very thread it
 // just woke (an eventfd write or a post under the lock), which then spins on the lock. So a
 // waiter spins briefly, then yields the CPU to let the holder finish (sched_yield, not a sleep).
+// Like spin_lock's preempt_disable, holding one makes a simulated executor ignore scheduling
+// points (no task switch, no injected event) until the last spinlock is dropped.
 #pragma once
 #include <sched.h>
 
 #include <atomic>
+
+#include "udrm/base/context.h"
 
 namespace udrm {
 
@@ -32,9 +36,17 @@ class SpinLock {
         }
       }
     }
+    ++detail::tls_spin_depth;
   }
-  bool try_lock() noexcept { return !locked_.exchange(true, std::memory_order_acquire); }
-  void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+  bool try_lock() noexcept {
+    if (locked_.exchange(true, std::memory_order_acquire)) return false;
+    ++detail::tls_spin_depth;
+    return true;
+  }
+  void unlock() noexcept {
+    --detail::tls_spin_depth;
+    locked_.store(false, std::memory_order_release);
+  }
   bool is_locked() const noexcept { return locked_.load(std::memory_order_relaxed); }
 
  private:
