@@ -9,11 +9,16 @@ std::atomic<int> g_fault_injectors{0};
 namespace {
 thread_local FaultInjector* tls_injector = nullptr;
 }
+constinit thread_local int tls_nofail = 0;
+
 bool should_fail_slow(const Point& site) {
   FaultInjector* inj = tls_injector;
-  return inj && inj->should_fail(site);
+  return inj && tls_nofail == 0 && inj->should_fail(site);
 }
 }  // namespace detail
+
+ScopedNoFail::ScopedNoFail() noexcept { ++detail::tls_nofail; }
+ScopedNoFail::~ScopedNoFail() { --detail::tls_nofail; }
 
 ScopedFaultInjector::ScopedFaultInjector(FaultInjector& inj) : prev_(detail::tls_injector) {
   detail::tls_injector = &inj;

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "udrm/base/errno.h"
+#include "udrm/base/fault.h"
 #include "udrm/base/log.h"
 #include "udrm/drm/drm_device.h"
 #include "udrm/drm/file.h"
@@ -76,6 +77,9 @@ void framebuffer_remove(Ref<Framebuffer> fb) {
   // reference before this read (we see 2) or revalidates, sees the ID gone and drops it.
   if (fb->refcount() > 1) {
     if (dev->has_feature(DRIVER_ATOMIC)) {
+      // The kernel cannot unwind a failed removal either (it WARNs and leaves the plane
+      // scanning out a buffer nobody owns): the removal's allocations do not fail here.
+      ScopedNoFail nofail;
       int ret = atomic_remove_fb(*dev, *fb);
       if (ret) warn(LogCat::kms, "%s: atomic remove_fb failed with %d", dev->driver().name, ret);
     } else {

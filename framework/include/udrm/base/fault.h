@@ -47,6 +47,17 @@ class ScopedFaultInjector {
   FaultInjector* prev_;
 };
 
+/// No injected failure on this thread while alive (the kernel's __GFP_NOFAIL for a region):
+/// for paths the kernel cannot unwind either and merely WARNs on, such as removing a
+/// framebuffer at close. Nests. Context: any.
+class ScopedNoFail {
+ public:
+  ScopedNoFail() noexcept;
+  ~ScopedNoFail();
+  ScopedNoFail(const ScopedNoFail&) = delete;
+  ScopedNoFail& operator=(const ScopedNoFail&) = delete;
+};
+
 /// Fail the n-th (1-based) site whose name starts with `prefix` ("" = any); n = 0 never fails.
 class FailNth final : public FaultInjector {
  public:
