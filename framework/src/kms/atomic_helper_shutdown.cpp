@@ -1,10 +1,12 @@
 // Shutdown and state duplication (udrm/kms/atomic_helper.h "shutdown / suspend"):
 // drm_atomic_helper_disable_all / _shutdown / _duplicate_state, kernel-semantics §5.4.
 #include <mutex>
+#include <vector>
 
 #include "udrm/base/errno.h"
 #include "udrm/base/log.h"
 #include "udrm/drm/drm_device.h"
+#include "udrm/kms/atomic.h"
 #include "udrm/kms/atomic_helper.h"
 #include "udrm/kms/connector.h"
 #include "udrm/kms/crtc.h"
@@ -51,6 +53,23 @@ void atomic_helper_shutdown(DrmDevice& dev) {
     ret = atomic_helper_disable_all(dev);
   }
   if (ret) log_err(LogCat::atomic, "disabling all crtc's during unload failed with %d", ret);
+  // The disabling commit waited for the hardware of earlier commits, not for their cleanup
+  // (the kernel's stall only covers the one before last): a nonblocking commit's worker could
+  // still be in the driver's commit_tail/cleanup_fb when remove() returns and the driver is
+  // gone. Wait for every commit still tracked to finish its cleanup, as the kernel's
+  // drm_atomic_helper_shutdown callers rely on (and udrm's explorer checks: no driver callback
+  // after unbind returned).
+  for (Crtc* crtc : mc->crtcs) {
+    std::vector<Ref<CrtcCommit>> pending;
+    {
+      std::lock_guard<SpinLock> l(crtc->commit_lock);
+      for (CrtcCommit& c : crtc->commit_list) pending.push_back(Ref<CrtcCommit>(&c));
+    }
+    for (auto& c : pending) {
+      if (!c->cleanup_done.wait_timeout(std::chrono::seconds(10)))
+        warn(LogCat::atomic, "[CRTC:%u:%s] commit cleanup did not finish during shutdown", crtc->id, crtc->name.c_str());
+    }
+  }
 }
 
 Ref<AtomicState> atomic_helper_duplicate_state(DrmDevice& dev) {
