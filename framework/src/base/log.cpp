@@ -39,6 +39,7 @@ std::atomic<uint32_t>& mask_ref() {
   return m;
 }
 std::atomic<uint64_t> g_warns{0};
+std::atomic<int> g_warn_quiet{0};
 std::mutex g_last_mu;
 std::string g_last;
 
@@ -84,7 +85,8 @@ bool warn(LogCat c, const char* fmt, ...) {
   va_start(ap, fmt);
   std::vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  std::fprintf(stderr, "udrm WARNING [%s] %s\n", log_cat_name(c), buf);
+  if (g_warn_quiet.load(std::memory_order_relaxed) == 0)
+    std::fprintf(stderr, "udrm WARNING [%s] %s\n", log_cat_name(c), buf);
   {
     std::lock_guard<std::mutex> l(g_last_mu);
     g_last = buf;
@@ -92,6 +94,9 @@ bool warn(LogCat c, const char* fmt, ...) {
   g_warns.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
+ScopedQuietWarnings::ScopedQuietWarnings() { g_warn_quiet.fetch_add(1, std::memory_order_relaxed); }
+ScopedQuietWarnings::~ScopedQuietWarnings() { g_warn_quiet.fetch_sub(1, std::memory_order_relaxed); }
+
 uint64_t warn_count() noexcept { return g_warns.load(std::memory_order_relaxed); }
 std::string last_warning() {
   std::lock_guard<std::mutex> l(g_last_mu);

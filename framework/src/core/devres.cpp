@@ -1,5 +1,7 @@
 // Device-managed resources (udrm/core/devres.h). Semantics: drivers/base/devres.c.
 #include "udrm/core/devres.h"
+#include "udrm/core/poison.h"
+#include "udrm/core/release_trace.h"
 
 #include <algorithm>
 #include <cstdarg>
@@ -49,9 +51,16 @@ DevresNode* devres_node_alloc(std::size_t size, const Point& site) {
 
 // The code pin is dropped by destroy_node() after the node's (possibly module-provided)
 // destroy function has returned, never from inside it.
+namespace {
+thread_local const char* t_releasing_owner = nullptr;  // device name during release_nodes
+}
+
 void devres_node_free(DevresNode* n) {
+  void* payload = n->payload;
+  const std::size_t size = n->size;
+  const char* name = n->name;
   n->~DevresNode();
-  std::free(n);
+  if (!poison_quarantine(n, payload, size, t_releasing_owner, name)) std::free(n);
 }
 
 DevresNode* devres_node_of(void* payload) {
@@ -193,6 +202,9 @@ void DevresHead::add(DevresNode* n) {
   UDRM_POINT("devres.add");
   std::lock_guard<SpinLock> l(lock_);
   list_.push_back(*n);
+  if (n->kind == DevresNode::Kind::resource)
+    if (ReleaseTracer* t = detail::release_tracer())
+      t->added(ReleaseTracer::Kind::devm, &owner_, owner_.name().c_str(), n, n->name);
   log_dbg(LogCat::devres, "%s: ADD %p %s (%zu bytes)", owner_.name().c_str(), n->payload, n->name, n->size);
 }
 
@@ -207,6 +219,10 @@ DevresNode* DevresHead::find_node(const void* payload, bool unlink) {
 
 void DevresHead::release_nodes(DevresList& todo) {
   // Strict LIFO: the newest node (tail) first. The list lock is not held here.
+  const char* prev_owner = detail::t_releasing_owner;
+  detail::t_releasing_owner = owner_.name().c_str();
+  ReleaseTracer* tracer = detail::release_tracer();
+  if (tracer) tracer->batch(ReleaseTracer::Kind::devm, &owner_, true);
   while (!todo.empty()) {
     DevresNode& n = todo.back();
     todo.pop_back();
@@ -215,9 +231,12 @@ void DevresHead::release_nodes(DevresList& todo) {
       continue;
     }
     log_dbg(LogCat::devres, "%s: RELEASE %p %s (%zu bytes)", owner_.name().c_str(), n.payload, n.name, n.size);
+    if (tracer) tracer->releasing(ReleaseTracer::Kind::devm, &owner_, owner_.name().c_str(), &n, n.name);
     if (n.release) n.release(owner_, n.payload);
     detail::destroy_node(&n);
   }
+  if (tracer) tracer->batch(ReleaseTracer::Kind::devm, &owner_, false);
+  detail::t_releasing_owner = prev_owner;
 }
 
 int DevresHead::release_all() {

@@ -1,5 +1,6 @@
 // The DRM device object and drmm (udrm/drm/drm_device.h, udrm/drm/managed.h).
 #include "udrm/drm/drm_device.h"
+#include "udrm/core/release_trace.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -60,6 +61,8 @@ void drmm_add_node(DrmDevice& dev, DrmmNode* n) {
   UDRM_POINT("drmm.add");
   std::lock_guard<SpinLock> l(dev.managed_lock_);
   dev.managed_.push_front(*n);
+  if (ReleaseTracer* t = release_tracer())
+    t->added(ReleaseTracer::Kind::drmm, &dev, dev.driver().name, n, n->name);
   log_dbg(LogCat::drmm, "%s: ADD %p %s (%zu bytes)", dev.driver().name, n->payload, n->name, n->size);
 }
 
@@ -190,6 +193,8 @@ int DrmDevice::init(const DrmDriver& driver, Device& parent) {
 
 void DrmDevice::managed_release() {
   // Only at the final put (or init rollback): nothing else can touch the list now.
+  ReleaseTracer* tracer = detail::release_tracer();
+  if (tracer) tracer->batch(ReleaseTracer::Kind::drmm, this, true);
   for (;;) {
     detail::DrmmNode* n;
     {
@@ -199,9 +204,11 @@ void DrmDevice::managed_release() {
       managed_.pop_front();
     }
     log_dbg(LogCat::drmm, "%s: RELEASE %p %s", driver_ ? driver_->name : "?", n->payload, n->name);
+    if (tracer) tracer->releasing(ReleaseTracer::Kind::drmm, this, driver_ ? driver_->name : "?", n, n->name);
     if (n->release) n->release(*this, n->payload);
     detail::destroy(n);
   }
+  if (tracer) tracer->batch(ReleaseTracer::Kind::drmm, this, false);
 }
 
 void DrmDevice::kref_release() noexcept {

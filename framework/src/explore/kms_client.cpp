@@ -1,4 +1,5 @@
-// A small libdrm-like test client (udrm/testing/kms_client.h).
+// A small libdrm-like client (udrm/testing/kms_client.h). Part of udrm::framework (no GoogleTest)
+// so the explorer's scenarios in udrm::drivers and the tools can drive devices with it.
 #include "udrm/testing/kms_client.h"
 
 #include <sys/mman.h>

@@ -3,9 +3,11 @@
 
 namespace udrm::testing {
 void install_warn_listener();
+void parse_explore_flags(int* argc, char** argv);
 }
 
 int main(int argc, char** argv) {
+  udrm::testing::parse_explore_flags(&argc, argv);
   ::testing::InitGoogleTest(&argc, argv);
   udrm::testing::install_warn_listener();
   return RUN_ALL_TESTS();

@@ -31,6 +31,16 @@ void log_err(LogCat c, const char* fmt, ...) __attribute__((format(printf, 2, 3)
 /// Emit and count a warning (the kernel's WARN()). Returns true so it can sit in conditions.
 bool warn(LogCat c, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/// While one exists (process-wide), WARNs are counted and remembered but not printed: the
+/// explorer reports the ones that matter as findings instead of thousands of lines.
+class ScopedQuietWarnings {
+ public:
+  ScopedQuietWarnings();
+  ~ScopedQuietWarnings();
+  ScopedQuietWarnings(const ScopedQuietWarnings&) = delete;
+  ScopedQuietWarnings& operator=(const ScopedQuietWarnings&) = delete;
+};
+
 /// Total WARNs emitted by this process so far.
 uint64_t warn_count() noexcept;
 /// Text of the most recent WARN ("" if none).

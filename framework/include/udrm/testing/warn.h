@@ -15,6 +15,8 @@ namespace udrm::testing {
 /// the test. The expected warnings do not trip the listener.
 class ExpectWarn {
  public:
+  /// n = kAny: any number of WARNs, including none (they are accounted elsewhere).
+  static constexpr int kAny = -1000;
   explicit ExpectWarn(int n = 1, std::string substring = "");
   ~ExpectWarn();
   ExpectWarn(const ExpectWarn&) = delete;
