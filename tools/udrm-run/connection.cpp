@@ -29,8 +29,8 @@ constexpr std::size_t kMaxNodeName = 64;
 // everything else in the client (PEEK / POKE).
 class ArgMemory final : public UserMemory {
  public:
-  ArgMemory(Connection& c, uint64_t base, uint8_t* arg, std::size_t size, bool fault)
-      : c_(c), base_(base), arg_(arg), size_(size), fault_(fault) {}
+  ArgMemory(Connection& c, uint64_t base, uint8_t* arg, std::size_t size, bool fault, std::string* rec)
+      : c_(c), base_(base), arg_(arg), size_(size), fault_(fault), rec_(rec) {}
 
   int read(void* dst, uint64_t uptr, std::size_t len) override {
     auto* d = static_cast<uint8_t*>(dst);
@@ -41,6 +41,8 @@ class ArgMemory final : public UserMemory {
         std::memcpy(d, arg_ + (uptr - base_), n);
       } else if (int r = c_.peek(d, uptr, n)) {
         return r;
+      } else if (rec_) {
+        *rec_ += " peek " + std::to_string(uptr) + " " + IoctlRecorder::hex(d, n) + "\n";
       }
       d += n;
       uptr += n;
@@ -59,6 +61,8 @@ class ArgMemory final : public UserMemory {
         written = true;
       } else if (int r = c_.poke(uptr, s, n)) {
         return r;
+      } else if (rec_) {
+        *rec_ += " poke " + std::to_string(uptr) + " " + IoctlRecorder::hex(s, n) + "\n";
       }
       s += n;
       uptr += n;
@@ -83,6 +87,7 @@ class ArgMemory final : public UserMemory {
   uint8_t* const arg_;
   const std::size_t size_;
   const bool fault_;
+  std::string* const rec_;  // --record-ioctls: PEEK/POKE lines of this ioctl
 };
 
 struct UserMemoryScope {
@@ -156,6 +161,7 @@ int Connection::do_open(const p::Msg& m) {
   file_ = f;
   file_open_.store(true, std::memory_order_release);
   if (Trace* t = server_.trace()) t->instant("open", pid_, id_, node);
+  if (IoctlRecorder* rec = server_.recorder()) rec->write(rec->prefix(id_) + "open " + node + " 0\n");
   return reply(p::kOpOpen, 0, nullptr, 0, 0, static_cast<uint64_t>(minor), f->poll_fd());
 }
 
@@ -167,7 +173,9 @@ int Connection::do_ioctl(const p::Msg& m) {
   if (m.h.a0 > 0xffffffffu || (fault ? m.len() != 0 : m.len() != size)) return reply(p::kOpError, -EBADMSG);
   // The argument is edited in place in the receive buffer and sent back from there.
   uint8_t* arg = in_.buf.get();
-  ArgMemory mem(*this, m.h.a1, arg, size, fault);
+  IoctlRecorder* recorder = server_.recorder();
+  std::string rec_in = recorder && !fault ? IoctlRecorder::hex(arg, size) : "-", rec_mem;
+  ArgMemory mem(*this, m.h.a1, arg, size, fault, recorder ? &rec_mem : nullptr);
   Trace* t = server_.trace();
   const int64_t t0 = t ? t->now_us() : 0;
   int r;
@@ -177,6 +185,10 @@ int Connection::do_ioctl(const p::Msg& m) {
   }
   signal_clear();
   if (t) t->complete(drm_ioctl_name(cmd), pid_, id_, t0, t->now_us() - t0, r);
+  if (recorder)
+    recorder->write(recorder->prefix(id_) + "ioctl " + std::to_string(cmd) + " " + std::to_string(m.h.a1) + " " +
+                    std::to_string(r) + " " + rec_in + " " + (fault ? "-" : IoctlRecorder::hex(arg, size)) + "\n" +
+                    rec_mem);
   if (broken_) return -ECONNRESET;
   const bool back = mem.written && !fault;
   return reply(p::kOpIoctl, r, back ? arg : nullptr, back ? size : 0, back ? p::kFlagArgWritten : 0);
@@ -234,6 +246,8 @@ int Connection::do_read(const p::Msg& m) {
   // in_'s buffer is free: the request has no payload.
   uint8_t* buf = in_.buf.get();
   long r = file_->read(buf, n, false);
+  if (IoctlRecorder* rec = server_.recorder())
+    rec->write(rec->prefix(id_) + "read " + std::to_string(n) + " " + std::to_string(r) + "\n");
   return reply(p::kOpRead, static_cast<int>(r), buf, r > 0 ? static_cast<std::size_t>(r) : 0);
 }
 
@@ -244,6 +258,9 @@ int Connection::do_mmap(const p::Msg& m) {
   int memfd = -1;
   uint64_t id = 0;
   int r = file_->mmap_remote(m.h.a0, static_cast<std::size_t>(m.h.a1), m.h.status, &memfd, &id);
+  if (IoctlRecorder* rec = server_.recorder())
+    rec->write(rec->prefix(id_) + "mmap " + std::to_string(m.h.a0) + " " + std::to_string(m.h.a1) + " " +
+               std::to_string(m.h.status) + " " + std::to_string(r) + " " + std::to_string(id) + "\n");
   if (r) return reply(p::kOpMmap, r);
   maps_.insert(id);
   nmaps_.store(maps_.size(), std::memory_order_relaxed);
@@ -258,6 +275,8 @@ int Connection::do_munmap(const p::Msg& m) {
   auto it = maps_.find(m.h.a0);
   if (it == maps_.end()) return reply(p::kOpMunmap, -EINVAL);
   int r = file_->munmap_remote(*it);
+  if (IoctlRecorder* rec = server_.recorder())
+    rec->write(rec->prefix(id_) + "munmap " + std::to_string(*it) + " " + std::to_string(r) + "\n");
   maps_.erase(it);
   nmaps_.store(maps_.size(), std::memory_order_relaxed);
   return reply(p::kOpMunmap, r);
@@ -270,6 +289,7 @@ int Connection::do_close(const p::Msg& m) {
   file_->close();
   file_open_.store(false, std::memory_order_release);
   if (Trace* t = server_.trace()) t->instant("close", pid_, id_);
+  if (IoctlRecorder* rec = server_.recorder()) rec->write(rec->prefix(id_) + "close\n");
   return reply(p::kOpClose, 0);
 }
 
@@ -306,6 +326,7 @@ void Connection::release() {
   if (file_open_.exchange(false, std::memory_order_acq_rel)) {
     file_->close();
     if (Trace* t = server_.trace()) t->instant("close", pid_, id_, "connection ended");
+    if (IoctlRecorder* rec = server_.recorder()) rec->write(rec->prefix(id_) + "close\n");
   }
   file_.reset();
 }

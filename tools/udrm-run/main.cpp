@@ -29,13 +29,15 @@ using udrm::run::Server;
 
 constexpr const char* kUsage =
     "usage: udrm-run [--driver simple|soc] [--unbind-after-ms N] [--rebind-after-ms M]\n"
-    "                [--trace FILE] [--verbose] -- PROGRAM [ARGS...]\n"
+    "                [--trace FILE] [--record-ioctls FILE] [--verbose] -- PROGRAM [ARGS...]\n"
     "Runs PROGRAM with /dev/dri/card0 (and renderD128) served by a udrm device hosted by\n"
     "udrm-run (drm names udrm-simple / udrm-soc). PROGRAM's environment gets UDRM_SOCKET\n"
     "(what udrmctl uses) and LD_PRELOAD=libudrm-preload.so. --unbind-after-ms unbinds the\n"
     "device N ms after start; --rebind-after-ms binds it again M ms after that unbind.\n"
-    "--trace writes a Chrome trace (JSON) of every ioctl. Exit status: PROGRAM's (128+signal\n"
-    "if it was killed); 125 if udrm-run itself failed, 127 if PROGRAM could not be started.\n";
+    "--trace writes a Chrome trace (JSON) of every ioctl. --record-ioctls writes every ioctl\n"
+    "with its argument and the client memory it touched (tests/fuzz/make_corpus.sh).\n"
+    "Exit status: PROGRAM's (128+signal if it was killed); 125 if udrm-run itself failed,\n"
+    "127 if PROGRAM could not be started.\n";
 
 std::atomic<pid_t> g_child{0};
 
@@ -58,8 +60,9 @@ bool is_file(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-// libudrm-preload.so: next to the executable, in the build tree's shim/, or where the build
-// put it.
+// libudrm-preload.so: where `cmake --install` puts it relative to the installed udrm-run
+// (UDRM_PRELOAD_RELDIR, e.g. ../lib/udrm), next to the executable, in the build tree's shim/,
+// or where the build put it.
 std::string find_preload() {
   char buf[PATH_MAX];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
@@ -67,8 +70,20 @@ std::string find_preload() {
     buf[n] = '\0';
     std::string dir(buf);
     dir = dir.substr(0, dir.rfind('/'));
-    for (const char* rel : {"/libudrm-preload.so", "/../lib/libudrm-preload.so", "/../shim/libudrm-preload.so"})
-      if (is_file(dir + rel)) return dir + rel;
+    for (const char* rel : {
+#ifdef UDRM_PRELOAD_RELDIR
+             "/" UDRM_PRELOAD_RELDIR "/libudrm-preload.so",
+#endif
+             "/libudrm-preload.so", "/../lib/libudrm-preload.so", "/../shim/libudrm-preload.so"})
+      if (is_file(dir + rel)) {
+        // Without the "..": LD_PRELOAD reads as the installed file's path.
+        std::string found = dir + rel;
+        if (char* canon = ::realpath(found.c_str(), nullptr)) {
+          found = canon;
+          std::free(canon);
+        }
+        return found;
+      }
   }
 #ifdef UDRM_PRELOAD_PATH
   if (is_file(UDRM_PRELOAD_PATH)) return UDRM_PRELOAD_PATH;
@@ -144,6 +159,8 @@ int main(int argc, char** argv) {
     } else if (a == "--rebind-after-ms" && value(&v) && parse_ms(v, &rebind_ms)) {
     } else if (a == "--trace" && value(&v)) {
       opts.trace_path = v;
+    } else if (a == "--record-ioctls" && value(&v)) {
+      opts.record_path = v;
     } else {
       std::fprintf(stderr, "udrm-run: bad argument '%s'\n%s", a.c_str(), kUsage);
       return 2;

@@ -29,6 +29,37 @@ struct Server::Slot {
   std::atomic<bool> done{false};
 };
 
+IoctlRecorder::IoctlRecorder(const std::string& path)
+    : f_(std::fopen(path.c_str(), "w")), t0_(std::chrono::steady_clock::now()) {}
+
+IoctlRecorder::~IoctlRecorder() {
+  if (f_) std::fclose(f_);
+}
+
+std::string IoctlRecorder::prefix(uint64_t conn) const {
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0_);
+  return std::to_string(us.count()) + " " + std::to_string(conn) + " ";
+}
+
+void IoctlRecorder::write(const std::string& record) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!f_) return;
+  std::fwrite(record.data(), 1, record.size(), f_);
+  std::fflush(f_);
+}
+
+std::string IoctlRecorder::hex(const void* p, std::size_t n) {
+  static const char digits[] = "0123456789abcdef";
+  if (!n) return "-";
+  std::string out(2 * n, '0');
+  const auto* b = static_cast<const uint8_t*>(p);
+  for (std::size_t i = 0; i < n; ++i) {
+    out[2 * i] = digits[b[i] >> 4];
+    out[2 * i + 1] = digits[b[i] & 15];
+  }
+  return out;
+}
+
 int Server::create(const ServerOptions& opts, std::unique_ptr<Server>* out) {
   std::unique_ptr<Server> s(new Server());
   if (int r = s->start(opts)) return r;
@@ -41,6 +72,10 @@ int Server::start(const ServerOptions& opts) {
   if (!opts.trace_path.empty()) {
     trace_ = std::make_unique<Trace>(opts.trace_path);
     if (!trace_->ok()) return -errno ? -errno : -EIO;
+  }
+  if (!opts.record_path.empty()) {
+    recorder_ = std::make_unique<IoctlRecorder>(opts.record_path);
+    if (!recorder_->ok()) return -errno ? -errno : -EIO;
   }
   ex_ = std::make_unique<AsioExecutor>(opts.threads);
   world_ = std::make_unique<World>(*ex_);
@@ -157,6 +192,7 @@ int Server::unbind(const std::string& dev) {
   if (!dev.empty() && !known_device(*display_, dev)) return -ENODEV;
   int r = display_->unbind(dev);
   if (trace_) trace_->instant("unbind", ::getpid(), 0, dev + " -> " + std::to_string(r));
+  if (recorder_) recorder_->write(recorder_->prefix(0) + "unbind " + (dev.empty() ? "-" : dev) + " " + std::to_string(r) + "\n");
   return r;
 }
 
@@ -165,6 +201,7 @@ int Server::bind(const std::string& dev) {
   if (!dev.empty() && !known_device(*display_, dev)) return -ENODEV;
   int r = display_->rebind(dev);
   if (trace_) trace_->instant("bind", ::getpid(), 0, dev + " -> " + std::to_string(r));
+  if (recorder_) recorder_->write(recorder_->prefix(0) + "bind " + (dev.empty() ? "-" : dev) + " " + std::to_string(r) + "\n");
   return r;
 }
 

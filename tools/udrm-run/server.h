@@ -15,7 +15,9 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -39,9 +41,33 @@ class Trace;
 struct ServerOptions {
   drivers::Kind kind = drivers::Kind::simple;
   std::string trace_path;  // empty: no trace
+  std::string record_path;  // empty: no ioctl recording (--record-ioctls)
   unsigned threads = 4;    // executor threads
   bool immediate_vblank = false;
   std::size_t max_connections = 256;
+};
+
+/// --record-ioctls: a text log of what the clients did, for the fuzz corpus (tests/fuzz/
+/// trace_to_corpus.cpp reads it and documents the format): opens, each ioctl with its argument
+/// before and after and the client memory the server read (PEEK) and wrote (POKE) for it,
+/// reads, mmaps, munmaps, closes, unbinds and binds. Each record is written whole.
+/// Lifetime: the server's. Context: any thread (one mutex around the file).
+class IoctlRecorder {
+ public:
+  explicit IoctlRecorder(const std::string& path);
+  ~IoctlRecorder();
+  IoctlRecorder(const IoctlRecorder&) = delete;
+  IoctlRecorder& operator=(const IoctlRecorder&) = delete;
+  bool ok() const noexcept { return f_ != nullptr; }
+  /// "<microseconds since start> <connection id> " — the start of every record.
+  std::string prefix(uint64_t conn) const;
+  void write(const std::string& record);
+  static std::string hex(const void* p, std::size_t n);
+
+ private:
+  std::mutex mu_;
+  std::FILE* f_ = nullptr;
+  std::chrono::steady_clock::time_point t0_;
 };
 
 class Server {
@@ -57,6 +83,7 @@ class Server {
   drivers::Display& display() noexcept { return *display_; }
   World& world() noexcept { return *world_; }
   Trace* trace() noexcept { return trace_.get(); }
+  IoctlRecorder* recorder() noexcept { return recorder_.get(); }
 
   /// Display::unbind/rebind of a device by short name ("" = the DRM device's). -ENODEV for
   /// an unknown name; otherwise the display's result.
@@ -86,6 +113,7 @@ class Server {
   std::unique_ptr<World> world_;
   std::unique_ptr<drivers::Display> display_;
   std::unique_ptr<Trace> trace_;
+  std::unique_ptr<IoctlRecorder> recorder_;
   std::string dir_, sock_path_;
   int listen_fd_ = -1;
   std::size_t max_conns_ = 256;

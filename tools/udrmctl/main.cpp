@@ -1,6 +1,9 @@
-// udrmctl: control a running udrm-run (devices, unbind, bind, state). See --help.
+// udrmctl: control a running udrm-run (devices, unbind, bind, state); run a scenario under the
+// explorer (explore, by running udrm-explore from udrmctl's own directory). See --help.
+#include <limits.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -20,8 +23,11 @@ constexpr const char* kUsage =
     "  bind DEVICE     bind DEVICE again\n"
     "  state           connectors, CRTCs (scanout CRC vs. software CRC), planes, open files,\n"
     "                  pending commits; one item per line, key=value\n"
+    "  explore [OPTIONS] SCENARIO\n"
+    "                  sweep a scenario of the reference drivers under the explorer and print\n"
+    "                  its report (runs udrm-explore; no udrm-run needed; see explore --help)\n"
     "The socket defaults to $UDRM_SOCKET (set by udrm-run for the programs it runs).\n"
-    "Exit status: 0 ok, 1 the operation failed, 2 usage error.\n";
+    "Exit status: 0 ok, 1 the operation failed (explore: a bug was found), 2 usage error.\n";
 
 int usage(const char* why) {
   if (why) std::fprintf(stderr, "udrmctl: %s\n", why);
@@ -29,9 +35,44 @@ int usage(const char* why) {
   return 2;
 }
 
+// `udrmctl explore ARGS...` is `udrm-explore ARGS...` from udrmctl's directory. The explorer
+// needs no server; LD_PRELOAD (the shim, under udrm-run) is dropped for it.
+int run_explore(int argc, char** argv, int first) {
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) {
+    std::fprintf(stderr, "udrmctl: explore: cannot find my own directory\n");
+    return 1;
+  }
+  self[n] = 0;
+  std::string path(self);
+  path = path.substr(0, path.rfind('/') + 1) + "udrm-explore";
+  char* av[66];
+  int k = 0;
+  av[k++] = const_cast<char*>("udrm-explore");
+  for (int i = first; i < argc; ++i) {
+    if (k >= 64) return usage("explore: too many arguments");
+    av[k++] = argv[i];
+  }
+  av[k] = nullptr;
+  unsetenv("LD_PRELOAD");
+  execv(path.c_str(), av);
+  std::fprintf(stderr, "udrmctl: explore: %s: %s\n", path.c_str(), std::strerror(errno));
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {  // the first word decides; explore has options of its own
+    std::string a = argv[i];
+    if (a == "--socket") {
+      ++i;
+      continue;
+    }
+    if (a == "explore") return run_explore(argc, argv, i + 1);
+    if (a.rfind("--", 0) != 0) break;
+  }
   std::string sock;
   if (const char* e = std::getenv("UDRM_SOCKET")) sock = e;
   std::string line;
