@@ -67,13 +67,14 @@ void log_dbg(LogCat c, const char* fmt, ...) {
   va_end(ap);
 }
 void log_info(LogCat c, const char* fmt, ...) {
-  if (std::getenv("UDRM_QUIET")) return;
+  if (g_warn_quiet.load(std::memory_order_relaxed) != 0 || std::getenv("UDRM_QUIET")) return;
   va_list ap;
   va_start(ap, fmt);
   vemit("info", c, fmt, ap);
   va_end(ap);
 }
 void log_err(LogCat c, const char* fmt, ...) {
+  if (g_warn_quiet.load(std::memory_order_relaxed) != 0) return;
   va_list ap;
   va_start(ap, fmt);
   vemit("err", c, fmt, ap);

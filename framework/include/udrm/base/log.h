@@ -25,14 +25,15 @@ bool log_enabled(LogCat c) noexcept;
 void log_dbg(LogCat c, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 /// Informational message, always printed unless UDRM_QUIET is set.
 void log_info(LogCat c, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
-/// Error message, always printed; not a WARN.
+/// Error message, printed (except under ScopedQuietWarnings); not a WARN.
 void log_err(LogCat c, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /// Emit and count a warning (the kernel's WARN()). Returns true so it can sit in conditions.
 bool warn(LogCat c, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/// While one exists (process-wide), WARNs are counted and remembered but not printed: the
-/// explorer reports the ones that matter as findings instead of thousands of lines.
+/// While one exists (process-wide), WARNs are counted and remembered but not printed, and error
+/// and info lines are dropped: the explorer's injected failures produce them by the thousand,
+/// and it reports the ones that matter (WARNs) as findings.
 class ScopedQuietWarnings {
  public:
   ScopedQuietWarnings();
