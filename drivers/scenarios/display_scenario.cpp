@@ -81,7 +81,6 @@ int DisplayScenario::setup(explore::Run& run) {
   if (int r = find_output(c, &out_.crtc_id, &out_.conn_id, &out_.plane_id, &out_.mode)) return r;
   for (int i = 0; i < 2; ++i) {
     if (int r = c.create_dumb(out_.mode.hdisplay, out_.mode.vdisplay, 32, &buf_[i])) return r;
-    testing::fill_pattern(buf_[i], 7 + static_cast<uint32_t>(i));
     if (int r = c.add_fb(buf_[i], DRM_FORMAT_XRGB8888, &fb_[i])) return r;
   }
   return c.atomic_modeset(out_.crtc_id, out_.conn_id, out_.plane_id, fb_[0], out_.mode, DRM_MODE_ATOMIC_ALLOW_MODESET);

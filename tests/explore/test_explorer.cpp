@@ -71,19 +71,7 @@ TEST_P(Sweep, EveryEventAtEveryPointIsSafe) {
   }
 }
 
-// The explorer runs one thread of simulated tasks: ThreadSanitizer has nothing to add past one
-// scenario, and CI's time is better spent elsewhere.
-#if defined(__SANITIZE_THREAD__)
-#define UDRM_SWEEP_SCENARIOS "simple.commit"
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UDRM_SWEEP_SCENARIOS "simple.commit"
-#endif
-#endif
-#ifndef UDRM_SWEEP_SCENARIOS
-#define UDRM_SWEEP_SCENARIOS "simple.commit", "soc.commit", "soc.commit.panel"
-#endif
-INSTANTIATE_TEST_SUITE_P(Reference, Sweep, ::testing::Values(UDRM_SWEEP_SCENARIOS),
+INSTANTIATE_TEST_SUITE_P(Reference, Sweep, ::testing::Values("simple.commit", "soc.commit", "soc.commit.panel"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& c : n)
