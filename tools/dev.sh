@@ -7,10 +7,14 @@
 #   tools/dev.sh test-asan                    g++ ASan+UBSan build in build-asan/, ctest
 #   tools/dev.sh test-tsan                    clang++-19 TSan build in build-tsan/, ctest
 #   tools/dev.sh ci                           test, test-asan, test-tsan, with timings
+#   tools/dev.sh fuzz [SECONDS]               clang++-19 libFuzzer build in build-fuzz/ (ASan+UBSan);
+#                                             fuzz the ioctl harness (tests/fuzz) on a copy of its
+#                                             seed corpus for SECONDS (default 60); fails on a crash
 #
 # Environment:
 #   UDRM_BUILD_PREFIX   build directory prefix (default "build": build/, build-asan/,
-#                       build-tsan/); relative paths are taken from the repository root
+#                       build-tsan/, build-fuzz/); relative paths are taken from the
+#                       repository root
 #   UDRM_JOBS           parallel compile jobs (default: nproc)
 #   UDRM_ALLOW_NO_LSAN  set to 1 to run test-asan with leak detection off where LeakSanitizer
 #                       cannot run (the script refuses otherwise, and says so loudly)
@@ -28,6 +32,7 @@ prefix=${UDRM_BUILD_PREFIX:-build}
 BUILD_DIR=$prefix
 ASAN_DIR=$prefix-asan
 TSAN_DIR=$prefix-tsan
+FUZZ_DIR=$prefix-fuzz
 JOBS=${UDRM_JOBS:-$(nproc)}
 
 PKGS_NORMAL=(build-essential cmake pkg-config libboost1.81-dev libgtest-dev libgmock-dev
@@ -42,7 +47,7 @@ log() { printf '==> %s\n' "$*"; }
 die() { printf 'dev.sh: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,9s/^# \{0,1\}//p' "$SELF"
+  sed -n '2,12s/^# \{0,1\}//p' "$SELF"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -147,9 +152,23 @@ cmd_demo() {
   if ! grep -qx '\.\.\. udrm-demo' <<<"$targets"; then
     die "there is no udrm-demo target: examples/udrm-demo.cpp does not exist yet"
   fi
-  build "$BUILD_DIR" --target udrm-demo
-  log "run $BUILD_DIR/examples/udrm-demo $*"
-  exec "$BUILD_DIR/examples/udrm-demo" "$@"
+  build "$BUILD_DIR" --target udrm-demo udrm-flip udrm-run udrm_preload udrmctl udrm-explore
+  local b=$BUILD_DIR trace=$BUILD_DIR/demo-trace.json
+  log "1/3 the lifetime split: devm (gone at unbind) vs drmm (gone at the last close) — $b/examples/udrm-demo"
+  "$b/examples/udrm-demo" "$@"
+  echo
+  log "2/3 the soc display (controller + HDMI bridge + DSI panel) under udrm-run; a libdrm client"
+  log "    flips pages; the controller is unbound 1.5 s in (a flip is in flight), rebound 0.3 s later;"
+  log "    the client sees ENODEV and exits cleanly, a new client gets the rebound device"
+  PATH="$b/tools:$b/examples:$PATH" "$b/tools/udrm-run" --driver soc --unbind-after-ms 1500 \
+    --rebind-after-ms 300 --trace "$trace" -- sh -c \
+    'udrm-flip; echo "udrmctl devices:"; udrmctl devices | sed "s/^/  /"; sleep 0.5; udrm-flip --count 60'
+  echo
+  log "3/3 the explorer: the same commit scenario, unbind/unplug/close/rebind/allocation failure"
+  log "    injected at every scheduling point, every oracle checked"
+  "$b/tools/udrm-explore" soc.commit
+  echo
+  log "timeline of step 2 (open in https://ui.perfetto.dev or chrome://tracing): $trace"
 }
 
 cmd_test() {
@@ -250,6 +269,51 @@ cmd_test_tsan() {
   run_ctest "$TSAN_DIR"
 }
 
+# libFuzzer on tests/fuzz/fuzz_ioctl.cpp: the udrm libraries with coverage, ASan and UBSan
+# (tests/fuzz/area.cmake). The run works on a copy of the seed corpus (libFuzzer adds what it
+# finds to its first corpus directory; the repository's stays as committed), in
+# $FUZZ_DIR/fuzz-run/, with crash reproducers in $FUZZ_DIR/fuzz-run/artifacts/.
+cmd_fuzz() {
+  local secs=${1:-60}
+  [[ $secs =~ ^[1-9][0-9]*$ ]] || die "fuzz: SECONDS must be a positive integer, not '$secs'"
+  # clang-19, libclang-rt-19-dev (libFuzzer and the sanitizer runtimes), llvm-19 (symbolizer).
+  cmd_deps tsan
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:symbolize=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+  check_lsan "$FUZZ_DIR"
+  local leaks=1
+  [[ $ASAN_OPTIONS == *detect_leaks=0* ]] && leaks=0
+  configure "$FUZZ_DIR" clang++-19 -DUDRM_FUZZ=ON -DUDRM_SANITIZE= -DUDRM_WERROR=ON -DUDRM_BUILD_TESTS=ON \
+    -DUDRM_BUILD_EXAMPLES=OFF -DUDRM_BUILD_BENCH=OFF
+  build "$FUZZ_DIR" --target udrm_fuzz_ioctl
+  local run=$FUZZ_DIR/fuzz-run
+  rm -rf "$run"
+  mkdir -p "$run/corpus" "$run/artifacts"
+  cp "$ROOT"/tests/fuzz/corpus/* "$run/corpus/"
+  log "fuzz: udrm_fuzz_ioctl for ${secs}s on a copy of tests/fuzz/corpus ($(ls "$run/corpus" | wc -l) seeds); log $run/fuzz.log"
+  local rc=0
+  # A second for the final stats, then the shell's own timeout as a last resort (a hang
+  # libFuzzer's -timeout did not catch).
+  timeout -k 10 $((secs + 120)) "$FUZZ_DIR/tests/udrm_fuzz_ioctl" -max_total_time="$secs" -rss_limit_mb=2048 \
+    -timeout=10 -detect_leaks=$leaks -print_final_stats=1 -artifact_prefix="$run/artifacts/" "$run/corpus" \
+    >"$run/fuzz.log" 2>&1 || rc=$?
+  local last stats
+  last=$(grep -E '^#[0-9]+' "$run/fuzz.log" | tail -n 1 || true)
+  stats=$(grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' "$run/fuzz.log" || true)
+  printf '%s\n' "fuzz: last status line: ${last:-none}" ${stats:+"$stats"}
+  local -a found=()
+  local f
+  for f in "$run"/artifacts/*; do [[ -e $f ]] && found+=("$f"); done
+  if ((rc != 0 || ${#found[@]} > 0)); then
+    grep -E 'ORACLE FAILED|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|SUMMARY:' "$run/fuzz.log" | head -n 20 >&2 || true
+    tail -n 40 "$run/fuzz.log" >&2
+    die "fuzz: crash found (exit status $rc); reproducers: ${found[*]:-none}
+  replay one:  $FUZZ_DIR/tests/udrm_fuzz_ioctl FILE   (UDRM_FUZZ_VERBOSE=1 prints every op)
+  minimise:    $FUZZ_DIR/tests/udrm_fuzz_ioctl -minimize_crash=1 -runs=10000 FILE"
+  fi
+  log "fuzz: no crashes in ${secs}s"
+}
+
 # Each stage runs in its own bash process: `set -e` is void inside a function called as part of
 # `||`/`if`, so calling cmd_test from here would not stop at its first failing command.
 cmd_ci() {
@@ -275,6 +339,7 @@ main() {
     test-asan) cmd_test_asan ;;
     test-tsan) cmd_test_tsan ;;
     ci) cmd_ci ;;
+    fuzz) cmd_fuzz "$@" ;;
     help | -h | --help) usage ;;
     *)
       usage >&2
