@@ -16,7 +16,7 @@
  *    (dropped by the file's release), one per atomic state in flight (dropped when its work
  *    is done), and drm_open_minor's temporary one. The put is fetch_sub(acq_rel) and a test of
  *    the old value: exactly one putter sees 1 and runs kref_release (drm.dev_release).
- *  - open (init): drm_minor_acquire (registered, get_unless_zero under the minor table lock),
+ *  - open (init): drm_minor_acquire (registered, get_unless_zero; modelled under the minor table lock, the code reads it lock-free and re-checks),
  *    DrmFile::open (unplugged? fail; the file takes its reference; published; unplugged again?
  *    close it: its release drops that reference).
  *  - the file's active count (DrmFile::active_): 1 for "open", +1 per call in flight (ioctl,
@@ -285,7 +285,7 @@ devres_release_all:
 init {
   bool ok;
   run unbind();
-  /* drm_open_minor: registered, get_unless_zero, under the minor table lock */
+  /* drm_open_minor: registered, get_unless_zero (modelled atomically; the code is lock-free + re-check) */
 kref_get_unless_zero:
   atomic {
     if
