@@ -16,6 +16,7 @@
 #include "udrm/base/errno.h"
 #include "udrm/base/log.h"
 #include "udrm/base/point.h"
+#include "udrm/base/time.h"
 #include "udrm/fakehw/display.h"
 #include "udrm/fakehw/timing.h"
 #include "udrm/kms/atomic_helper.h"
@@ -276,22 +277,60 @@ int soc_crtc_create(SocDrm& drm, DcHw& hw, unsigned pipe) {
 namespace {
 
 // Legacy cursor updates are unsynced in the helpers (flip_done completed at setup, no vblank
-// wait), but cleanup_fb unmaps the old cursor buffer from the dc's DMA space, which the pipe
-// keeps scanning until its next vblank latches the new registers. Like drivers that unpin
-// the old cursor bo only after a vblank (i915's cursor unpin work), wait for that vblank when
-// such an update releases a buffer.
+// wait: drm_atomic_helper_wait_for_vblanks skips them too), yet cleanup_fb unmaps the old plane
+// state's buffer from the dc's DMA space. prepare_fb maps the buffer anew for every state, so
+// any such update — a plain move of the same cursor buffer included — replaces the mapping the
+// pipe scans, and the pipe keeps scanning the old one until the vblank that latches the new
+// registers. Like drivers that unpin the old cursor bo only once the hardware let go of it
+// (i915's cursor unpin after vblank), wait for that latch: GO read back clear (the hardware
+// clears it at the latching vblank, before the interrupt; at once on a stopped pipe). A vblank
+// count change alone proves nothing: the count may move for a vblank that came before GO.
+
+// GO still set on the pipe: the shadow registers are not latched yet. Unplugged: false (no
+// register access; soc_release_dma defers the unmap until the teardown switched the pipes off).
+bool soc_go_pending(SocCrtc& c) {
+  auto g = c.dev->dev_enter();
+  if (!g) return false;
+  return (c.hw->regs->readl(pipe_base(c.pipe) + PIPE_CTRL) & CTRL_GO) != 0;
+}
+
+// Sleep until the pipe latched what the commit wrote, at most `timeout`; false if it did not.
+bool soc_wait_latch(SocCrtc& c, Duration timeout) {
+  if (!soc_go_pending(c)) return true;
+  if (crtc_vblank_get(c) != 0) return !soc_go_pending(c);  // vblank off: the pipe went off
+  const TimePoint end = now() + timeout;
+  bool latched = false;
+  for (;;) {
+    const uint64_t last = crtc_vblank_count(c);
+    // Sampled before this read: the vblank latching GO later moves the count past `last`.
+    if (!soc_go_pending(c)) {
+      latched = true;
+      break;
+    }
+    const TimePoint t = now();
+    if (t >= end) break;
+    crtc_wait_vblank_count_change(c, last, end - t);
+  }
+  crtc_vblank_put(c);
+  return latched;
+}
+
 void soc_wait_cursor_latch(AtomicState& old_state) {
-  bool releases = false;
-  for (auto& e : old_state.planes)
-    if (e.ptr && e.old_state && e.old_state->fb && (!e.new_state || e.new_state->fb != e.old_state->fb)) releases = true;
-  if (!releases) return;
-  for (auto& e : old_state.crtcs) {
-    if (!e.ptr || !e.new_state || !e.new_state->active) continue;
-    if (crtc_vblank_get(*e.ptr) != 0) continue;
-    const uint64_t last = crtc_vblank_count(*e.ptr);
-    if (!crtc_wait_vblank_count_change(*e.ptr, last, std::chrono::milliseconds(100)))
-      log_err(LogCat::driver, "udrm-soc: [CRTC:%u] cursor latch wait timed out", e.ptr->id);
-    crtc_vblank_put(*e.ptr);
+  SocDrm& drm = static_cast<SocDrm&>(old_state.dev());
+  bool pipes[kPipes] = {};
+  for (auto& e : old_state.planes) {
+    if (!e.ptr || !e.old_state || !static_cast<SocPlaneState*>(e.old_state)->dma_addr) continue;
+    pipes[static_cast<SocPlane&>(*e.ptr).pipe] = true;
+  }
+  for (unsigned p = 0; p < kPipes; ++p) {
+    SocCrtc* c = drm.crtc[p];
+    if (!pipes[p] || !c || soc_wait_latch(*c, std::chrono::milliseconds(100))) continue;
+    // Stuck GO: the old buffers stay on screen; keep them mapped, as for a flip that timed out.
+    log_err(LogCat::driver, "udrm-soc: %s: cursor update never latched, keeping its old buffers mapped",
+            c->name.c_str());
+    for (auto& e : old_state.planes)
+      if (e.ptr && e.old_state && static_cast<SocPlane&>(*e.ptr).pipe == p)
+        static_cast<SocPlaneState*>(e.old_state)->still_latched = true;
   }
 }
 

@@ -1,6 +1,8 @@
 // Ioctl backends of the vblank layer (udrm/kms/vblank.h): WAIT_VBLANK, CRTC_GET_SEQUENCE and
 // CRTC_QUEUE_SEQUENCE with drm_vblank.c's rules. Blocking waits end at the target count, when
 // vblank is switched off, or after 3 s (-EBUSY); a signal ends them with -EINTR. Never -EAGAIN.
+#include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <new>
 
@@ -42,10 +44,20 @@ void reply(DrmDevice& dev, unsigned pipe, drm_wait_vblank_reply* r) {
   r->tval_usec = static_cast<long>((ns % 1000000000) / 1000);
 }
 
-bool is_query(const drm_wait_vblank* w) {
+// drm_wait_vblank.request.type is declared enum drm_vblank_seq_type, but it is a word of flag
+// bits that userspace fills freely: loading a value outside the enum's range is undefined in
+// C++. Read and write it as the uint32_t it is (the kernel, in C, may read the enum).
+static_assert(sizeof(drm_vblank_seq_type) == sizeof(uint32_t));
+uint32_t request_type(const drm_wait_vblank* w) {
+  uint32_t t;
+  std::memcpy(&t, &w->request.type, sizeof t);
+  return t;
+}
+void set_request_type(drm_wait_vblank* w, uint32_t t) { std::memcpy(&w->request.type, &t, sizeof t); }
+
+bool is_query(const drm_wait_vblank* w, uint32_t type) {
   if (w->request.sequence) return false;
-  return (w->request.type & (_DRM_VBLANK_TYPES_MASK | _DRM_VBLANK_EVENT | _DRM_VBLANK_NEXTONMISS)) ==
-         _DRM_VBLANK_RELATIVE;
+  return (type & (_DRM_VBLANK_TYPES_MASK | _DRM_VBLANK_EVENT | _DRM_VBLANK_NEXTONMISS)) == _DRM_VBLANK_RELATIVE;
 }
 
 // Queue (or send at once) an event for req_seq; consumes the caller's vblank reference on
@@ -97,7 +109,7 @@ int queue_event(DrmDevice& dev, DrmFile& file, unsigned pipe, PendingVblankEvent
 
 int vblank_ioctl_wait(DrmDevice& dev, DrmFile& file, drm_wait_vblank* w) {
   if (!drm_dev_has_vblank(dev)) return -EOPNOTSUPP;
-  const unsigned type = w->request.type;
+  const uint32_t type = request_type(w);
   if (type & _DRM_VBLANK_SIGNAL) return -EINVAL;
   if (type & ~static_cast<unsigned>(_DRM_VBLANK_TYPES_MASK | _DRM_VBLANK_FLAGS_MASK | _DRM_VBLANK_HIGH_CRTC_MASK))
     return -EINVAL;
@@ -114,7 +126,7 @@ int vblank_ioctl_wait(DrmDevice& dev, DrmFile& file, drm_wait_vblank* w) {
     immediate = vs->disable_immediate;
   }
   // Counter enabled and accurate: a pure query answers from the cached last vblank.
-  if (immediate && is_query(w) && enabled_of(dev, pipe)) {
+  if (immediate && is_query(w, type) && enabled_of(dev, pipe)) {
     reply(dev, pipe, &w->reply);
     return 0;
   }
@@ -129,7 +141,7 @@ int vblank_ioctl_wait(DrmDevice& dev, DrmFile& file, drm_wait_vblank* w) {
     case _DRM_VBLANK_RELATIVE:
       req_seq = seq + w->request.sequence;
       w->request.sequence = static_cast<unsigned int>(req_seq);
-      w->request.type = static_cast<drm_vblank_seq_type>(w->request.type & ~_DRM_VBLANK_RELATIVE);
+      set_request_type(w, request_type(w) & ~uint32_t{_DRM_VBLANK_RELATIVE});
       break;
     case _DRM_VBLANK_ABSOLUTE:
       req_seq = widen_32_to_64(w->request.sequence, seq);
@@ -140,7 +152,7 @@ int vblank_ioctl_wait(DrmDevice& dev, DrmFile& file, drm_wait_vblank* w) {
   }
   if ((flags & _DRM_VBLANK_NEXTONMISS) && passed(seq, req_seq)) {
     req_seq = seq + 1;
-    w->request.type = static_cast<drm_vblank_seq_type>(w->request.type & ~_DRM_VBLANK_NEXTONMISS);
+    set_request_type(w, request_type(w) & ~uint32_t{_DRM_VBLANK_NEXTONMISS});
     w->request.sequence = static_cast<unsigned int>(req_seq);
   }
 
