@@ -126,7 +126,6 @@ class Engine final : public Run, public SimStrategy, public FaultInjector {
   std::mt19937_64 rng_;
   std::vector<uint64_t> change_points_;  // sorted body-step numbers
   std::size_t next_change_ = 0;
-  int64_t low_prio_ = 0;
   uint64_t body_steps_ = 0;
   uint64_t last_task_id_ = 0;
 
