@@ -23,9 +23,6 @@ TEST(Zoo04, OutputLeftOnByUnplugBeforeShutdownIsNamed) {
 }
 
 TEST(Zoo04, FixedControlGatedDisableSweepsClean) {
-#if defined(UDRM_ASAN)
-  GTEST_SKIP() << "OPEN BUG (ASan): heap-use-after-free in atomic_helper_wait_for_vblanks: the blocking disable_all commit frees the CRTC state the previous nonblocking commit's worker still reads (docs/zoo.md)";
-#endif
   ZooKmsScenario sc("zoo.04.fixed", "disable gated with dev_enter (teardown section)", KmsBugs{});
   EXPECT_TRUE(zoo_clean(sc, zoo_options({explore::Event::unbind, explore::Event::unplug})));
 }

@@ -44,9 +44,6 @@ TEST(Zoo11, RemoveNotWaitingForTheCommitInFlightIsNamed) {
 }
 
 TEST(Zoo11, FixedControlWithShutdownInRemoveSweepsClean) {
-#if defined(UDRM_ASAN)
-  GTEST_SKIP() << "OPEN BUG (ASan): heap-use-after-free in atomic_helper_wait_for_vblanks: the blocking disable_all commit frees the CRTC state the previous nonblocking commit's worker still reads (docs/zoo.md)";
-#endif
   ZooKmsScenario sc("zoo.11.fixed", "remove() shuts down (waits for the commit)", bugs(true));
   EXPECT_TRUE(zoo_clean(sc, zoo_options({explore::Event::unbind, explore::Event::unplug})));
 }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <new>
 
+#include "udrm/base/context.h"
 #include "udrm/base/errno.h"
 #include "udrm/base/fault.h"
 #include "udrm/base/log.h"
@@ -70,6 +71,17 @@ void AtomicState::clear() {
   for (auto& e : crtcs) {
     if (!swapped && e.new_state) atomic_state_abort_crtc_event(d, *e.new_state, true);
     CrtcState* owned = swapped ? e.old_state : e.new_state;
+    // The state this commit replaced was installed by an earlier commit whose worker may still
+    // read it (commit_tail after hw_done: wait_for_vblanks, cleanup). Free it only after that
+    // commit's cleanup (explorer zoo finding: heap-use-after-free when a blocking commit, e.g.
+    // shutdown's disable_all, overtook a nonblocking one between hw_done and its vblank wait).
+    const Ref<CrtcCommit>& prev = e.prev_commit;
+    if (swapped && owned && prev && prev != e.commit && !prev->cleanup_done.done()) {
+      if (in_atomic())
+        warn(LogCat::atomic, "[CRTC:%u] state freed in atomic context before its commit's cleanup", e.ptr->id);
+      else if (!prev->cleanup_done.wait_timeout(std::chrono::seconds(10)))
+        warn(LogCat::atomic, "[CRTC:%u] commit cleanup_done timed out before freeing its state", e.ptr->id);
+    }
     if (owned) {
       owned->state = nullptr;
       crtc_destroy_state(*e.ptr, owned);
@@ -170,7 +182,7 @@ CrtcState* atomic_get_crtc_state(AtomicState& state, Crtc& crtc) {
   if (!s) return nullptr;
   s->crtc = &crtc;
   s->state = &state;
-  state.crtcs.push_back({&crtc, crtc.state, s, 0, nullptr});
+  state.crtcs.push_back({&crtc, crtc.state, s, 0, nullptr, nullptr});
   log_dbg(LogCat::atomic, "added [CRTC:%u:%s] to the update", crtc.id, crtc.name.c_str());
   return s;
 }
@@ -184,7 +196,7 @@ PlaneState* atomic_get_plane_state(AtomicState& state, Plane& plane) {
   if (!s) return nullptr;
   s->plane = &plane;
   s->state = &state;
-  state.planes.push_back({&plane, plane.state, s, 0, nullptr});
+  state.planes.push_back({&plane, plane.state, s, 0, nullptr, nullptr});
   // The CRTC the plane is on joins too (its commit tracks the plane).
   if (s->crtc && !atomic_get_crtc_state(state, *s->crtc)) return nullptr;
   return s;
@@ -200,7 +212,7 @@ ConnectorState* atomic_get_connector_state(AtomicState& state, Connector& connec
   if (!s) return nullptr;
   s->connector = &connector;
   s->state = &state;
-  state.connectors.push_back({&connector, connector.state, s, 0, nullptr});
+  state.connectors.push_back({&connector, connector.state, s, 0, nullptr, nullptr});
   if (s->crtc && !atomic_get_crtc_state(state, *s->crtc)) return nullptr;
   return s;
 }

@@ -107,6 +107,7 @@ int atomic_helper_setup_commit(AtomicState& state, bool nonblock) {
     if (!commit) return -ENOMEM;
     ns.commit = commit;
     e.commit = commit;
+    e.prev_commit = e.old_state ? e.old_state->commit : Ref<CrtcCommit>();
     if (int ret = stall_checks(crtc, nonblock)) return ret;
     // Drivers only send events when the old or the new state is active.
     if (!e.old_state->active && !ns.active) {

@@ -180,6 +180,9 @@ class AtomicState : public RefCounted<AtomicState> {
     uint64_t last_vblank_count = 0;
     /// CRTC only: this update's commit for the CRTC (set by setup_commit).
     Ref<CrtcCommit> commit;
+    /// CRTC only: the commit that installed old_state (its worker may still read that state;
+    /// clear() frees old_state only after that commit's cleanup).
+    Ref<CrtcCommit> prev_commit;
   };
 
   explicit AtomicState(DrmDevice& dev);
