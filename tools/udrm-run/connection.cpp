@@ -160,7 +160,7 @@ int Connection::do_open(const p::Msg& m) {
   kind_ = Kind::file;
   file_ = f;
   file_open_.store(true, std::memory_order_release);
-  if (Trace* t = server_.trace()) t->instant("open", pid_, id_, node);
+  if (Trace* t = server_.trace()) t->open_file(f.get(), pid_, id_, node);
   if (IoctlRecorder* rec = server_.recorder()) rec->write(rec->prefix(id_) + "open " + node + " 0\n");
   return reply(p::kOpOpen, 0, nullptr, 0, 0, static_cast<uint64_t>(minor), f->poll_fd());
 }
@@ -177,7 +177,7 @@ int Connection::do_ioctl(const p::Msg& m) {
   std::string rec_in = recorder && !fault ? IoctlRecorder::hex(arg, size) : "-", rec_mem;
   ArgMemory mem(*this, m.h.a1, arg, size, fault, recorder ? &rec_mem : nullptr);
   Trace* t = server_.trace();
-  const int64_t t0 = t ? t->now_us() : 0;
+  const double t0 = t ? t->now_us() : 0;
   int r;
   {
     UserMemoryScope scope(&mem);
@@ -306,12 +306,14 @@ int Connection::do_ctl(const p::Msg& m) {
   kind_ = Kind::done;
   const std::string line(reinterpret_cast<const char*>(m.payload()), m.len());
   std::string text;
-  int status = server_.control(line, &text);
+  bool usage = false;
+  int status = server_.control(line, &text, &usage);
+  const uint64_t a0 = usage ? p::kCtlUsageError : 0;
   std::size_t off = 0;
   do {
     std::size_t n = std::min(text.size() - off, p::kMaxPayload);
     bool more = off + n < text.size();
-    if (int r = reply(p::kOpCtl, status, text.data() + off, n, more ? p::kFlagMore : 0)) return r;
+    if (int r = reply(p::kOpCtl, status, text.data() + off, n, more ? p::kFlagMore : 0, a0)) return r;
     off += n;
   } while (off < text.size());
   return 0;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "server.h"
+#include "udrm/base/log.h"
 
 extern char** environ;
 
@@ -29,13 +30,18 @@ using udrm::run::Server;
 
 constexpr const char* kUsage =
     "usage: udrm-run [--driver simple|soc] [--unbind-after-ms N] [--rebind-after-ms M]\n"
-    "                [--trace FILE] [--record-ioctls FILE] [--verbose] -- PROGRAM [ARGS...]\n"
+    "                [--trace FILE] [--record-ioctls FILE] [--debug CATS] [--verbose]\n"
+    "                -- PROGRAM [ARGS...]\n"
     "Runs PROGRAM with /dev/dri/card0 (and renderD128) served by a udrm device hosted by\n"
     "udrm-run (drm names udrm-simple / udrm-soc). PROGRAM's environment gets UDRM_SOCKET\n"
     "(what udrmctl uses) and LD_PRELOAD=libudrm-preload.so. --unbind-after-ms unbinds the\n"
     "device N ms after start; --rebind-after-ms binds it again M ms after that unbind.\n"
     "--trace writes a Chrome trace (JSON) of every ioctl. --record-ioctls writes every ioctl\n"
     "with its argument and the client memory it touched (tests/fuzz/make_corpus.sh).\n"
+    "--debug CATS sets the debug categories (like drm.debug; default $UDRM_DEBUG): a comma\n"
+    "list of core,devres,drmm,component,module,drm,kms,atomic,vblank,driver,explorer, +CAT /\n"
+    "-CAT to add/remove, a mask (0x..), none or all; `udrmctl debug` changes them at run time.\n"
+    "WARNs (what the kernel would WARN on) are printed as they happen and counted at exit.\n"
     "Exit status: PROGRAM's (128+signal if it was killed); 125 if udrm-run itself failed,\n"
     "127 if PROGRAM could not be started.\n";
 
@@ -161,6 +167,14 @@ int main(int argc, char** argv) {
       opts.trace_path = v;
     } else if (a == "--record-ioctls" && value(&v)) {
       opts.record_path = v;
+    } else if (a == "--debug" && value(&v)) {
+      uint32_t mask = 0;
+      std::string err;
+      if (Server::parse_debug({v}, udrm::log_mask(), &mask, &err)) {
+        std::fprintf(stderr, "udrm-run: %s", err.c_str());
+        return 2;
+      }
+      udrm::log_set_mask(mask);
     } else {
       std::fprintf(stderr, "udrm-run: bad argument '%s'\n%s", a.c_str(), kUsage);
       return 2;
@@ -230,6 +244,9 @@ int main(int argc, char** argv) {
   }
   server->shutdown();
   server.reset();
+  if (uint64_t n = udrm::warn_count())
+    std::fprintf(stderr, "udrm-run: %llu WARN(s) during the run; last: %s\n", static_cast<unsigned long long>(n),
+                 udrm::last_warning().c_str());
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return 125;

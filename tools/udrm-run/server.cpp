@@ -16,6 +16,8 @@
 #include "state.h"
 #include "trace.h"
 #include "udrm/base/asio_executor.h"
+#include "udrm/base/errno.h"
+#include "udrm/base/log.h"
 #include "udrm/core/device.h"
 #include "udrm/core/world.h"
 #include "udrm/drm/drm_device.h"
@@ -185,24 +187,51 @@ bool known_device(drivers::Display& d, const std::string& name) {
     if (n == name) return true;
   return false;
 }
+
+std::string device_list(drivers::Display& d) {
+  std::string out;
+  for (const auto& n : d.device_names()) out += (out.empty() ? "" : " ") + n;
+  return out;
+}
 }  // namespace
 
-int Server::unbind(const std::string& dev) {
-  std::lock_guard<std::mutex> l(display_mu_);
+int Server::unbind_locked(const std::string& dev) {
   if (!dev.empty() && !known_device(*display_, dev)) return -ENODEV;
   int r = display_->unbind(dev);
   if (trace_) trace_->instant("unbind", ::getpid(), 0, dev + " -> " + std::to_string(r));
-  if (recorder_) recorder_->write(recorder_->prefix(0) + "unbind " + (dev.empty() ? "-" : dev) + " " + std::to_string(r) + "\n");
+  if (recorder_)
+    recorder_->write(recorder_->prefix(0) + "unbind " + (dev.empty() ? "-" : dev) + " " + std::to_string(r) + "\n");
   return r;
+}
+
+int Server::bind_locked(const std::string& dev) {
+  if (!dev.empty() && !known_device(*display_, dev)) return -ENODEV;
+  int r = display_->rebind(dev);
+  if (trace_) trace_->instant("bind", ::getpid(), 0, dev + " -> " + std::to_string(r));
+  if (recorder_)
+    recorder_->write(recorder_->prefix(0) + "bind " + (dev.empty() ? "-" : dev) + " " + std::to_string(r) + "\n");
+  return r;
+}
+
+int Server::unbind(const std::string& dev) {
+  std::lock_guard<std::mutex> l(display_mu_);
+  return unbind_locked(dev);
 }
 
 int Server::bind(const std::string& dev) {
   std::lock_guard<std::mutex> l(display_mu_);
+  return bind_locked(dev);
+}
+
+int Server::rebind(const std::string& dev) {
+  std::lock_guard<std::mutex> l(display_mu_);
   if (!dev.empty() && !known_device(*display_, dev)) return -ENODEV;
-  int r = display_->rebind(dev);
-  if (trace_) trace_->instant("bind", ::getpid(), 0, dev + " -> " + std::to_string(r));
-  if (recorder_) recorder_->write(recorder_->prefix(0) + "bind " + (dev.empty() ? "-" : dev) + " " + std::to_string(r) + "\n");
-  return r;
+  Device* d = display_->device(dev);
+  if (d && d->is_bound())
+    if (int r = unbind_locked(dev)) return r;
+  if (int r = bind_locked(dev)) return r;
+  d = display_->device(dev);
+  return d && d->is_bound() ? 0 : -EIO;
 }
 
 std::size_t Server::connection_count() {
@@ -263,16 +292,116 @@ std::string Server::state_text() {
   return out;
 }
 
-int Server::control(const std::string& line, std::string* out) {
+std::string Server::drivers_text() {
+  std::lock_guard<std::mutex> l(display_mu_);
+  Bus& bus = world_->bus();
+  // Registered drivers reachable from the bus's devices (the one bound, or the one matching an
+  // unbound device's compatible), in bus order, each with the devices bound to it.
+  std::vector<std::pair<std::string, std::string>> rows;
+  auto row = [&rows](const std::string& drv) -> std::string& {
+    for (auto& r : rows)
+      if (r.first == drv) return r.second;
+    rows.emplace_back(drv, "");
+    return rows.back().second;
+  };
+  for (const Ref<Device>& d : bus.devices()) {
+    if (d->is_bound() && d->driver()) {
+      std::string& devs = row(d->driver()->name());
+      devs += (devs.empty() ? "" : ",") + d->name();
+    } else if (Driver* drv = bus.find_driver(d->compatible())) {
+      row(drv->name());
+    }
+  }
+  std::string out;
+  for (auto& [drv, devs] : rows) out += drv + " " + (devs.empty() ? "-" : devs) + "\n";
+  return out;
+}
+
+int Server::parse_debug(const std::vector<std::string>& args, uint32_t mask, uint32_t* out, std::string* err) {
+  const auto ncat = static_cast<unsigned>(LogCat::count_);
+  const uint32_t all = (1u << ncat) - 1;
+  auto bit_of = [&](const std::string& name, uint32_t* bit) {
+    if (name == "all") {
+      *bit = all;
+      return true;
+    }
+    for (unsigned i = 0; i < ncat; ++i)
+      if (name == log_cat_name(static_cast<LogCat>(i))) {
+        *bit = 1u << i;
+        return true;
+      }
+    return false;
+  };
+  auto bad = [&](const std::string& item, const char* why) {
+    std::string cats;
+    for (unsigned i = 0; i < ncat; ++i) cats += std::string(i ? " " : "") + log_cat_name(static_cast<LogCat>(i));
+    *err = "debug: " + std::string(why) + " '" + item + "' (categories: " + cats +
+           "; arguments: CAT, +CAT, -CAT, 0xMASK, none, all)\n";
+    return -EINVAL;
+  };
+  bool started = false;  // the first absolute item starts from an empty set
+  for (const std::string& arg : args) {
+    // A sign in front of a comma list applies to each item: "+kms,atomic" adds both.
+    const char sign = !arg.empty() && (arg[0] == '+' || arg[0] == '-') ? arg[0] : 0;
+    std::size_t pos = 0;
+    for (;;) {
+      std::size_t comma = arg.find(',', pos);
+      std::string item = arg.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      if (item.empty() || item == "+" || item == "-") return bad(arg, "empty item in");
+      if (sign && item[0] != '+' && item[0] != '-') item.insert(item.begin(), sign);
+      uint32_t bit = 0;
+      if (item[0] == '+' || item[0] == '-') {
+        if (!bit_of(item.substr(1), &bit)) return bad(item, "unknown category");
+        mask = item[0] == '+' ? (mask | bit) : (mask & ~bit);
+      } else {
+        if (!started) mask = 0;
+        started = true;
+        if (item == "none") {
+          mask = 0;
+        } else if (item[0] >= '0' && item[0] <= '9') {
+          char* end = nullptr;
+          errno = 0;
+          unsigned long long v = std::strtoull(item.c_str(), &end, 0);
+          if (errno || !end || *end) return bad(item, "not a number");
+          if (v & ~static_cast<unsigned long long>(all)) return bad(item, "mask has bits of no category in");
+          mask |= static_cast<uint32_t>(v);
+        } else if (bit_of(item, &bit)) {
+          mask |= bit;
+        } else {
+          return bad(item, "unknown category");
+        }
+      }
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+  }
+  *out = mask;
+  return 0;
+}
+
+std::string Server::debug_text(uint32_t mask) {
+  char hex[16];
+  std::snprintf(hex, sizeof hex, "0x%x", mask);
+  std::string cats;
+  for (unsigned i = 0; i < static_cast<unsigned>(LogCat::count_); ++i)
+    if (mask & (1u << i)) cats += (cats.empty() ? "" : ",") + std::string(log_cat_name(static_cast<LogCat>(i)));
+  return std::string("mask=") + hex + " categories=" + (cats.empty() ? "none" : cats) + "\n";
+}
+
+int Server::control(const std::string& line, std::string* out, bool* usage) {
   std::istringstream in(line);
   std::vector<std::string> w;
   for (std::string s; in >> s;) w.push_back(s);
   out->clear();
-  if (w.empty()) {
-    *out = "empty command\n";
+  if (usage) *usage = false;
+  auto usage_error = [&](std::string msg) {
+    *out = std::move(msg);
+    if (usage) *usage = true;
     return -EINVAL;
-  }
-  if (w[0] == "devices" && w.size() == 1) {
+  };
+  if (w.empty()) return usage_error("empty command\n");
+  const std::string& cmd = w[0];
+  if (cmd == "devices" && w.size() == 1) {
     std::lock_guard<std::mutex> l(display_mu_);
     for (const auto& n : display_->device_names()) {
       Device* d = display_->device(n);
@@ -282,17 +411,38 @@ int Server::control(const std::string& line, std::string* out) {
     }
     return 0;
   }
-  if ((w[0] == "unbind" || w[0] == "bind") && w.size() == 2) {
-    int r = w[0] == "unbind" ? unbind(w[1]) : bind(w[1]);
-    if (r) *out = w[0] + " " + w[1] + ": " + std::strerror(-r) + "\n";
+  if (cmd == "drivers" && w.size() == 1) {
+    *out = drivers_text();
+    return 0;
+  }
+  if ((cmd == "unbind" || cmd == "bind" || cmd == "rebind") && w.size() == 2) {
+    int r = cmd == "unbind" ? unbind(w[1]) : cmd == "bind" ? bind(w[1]) : rebind(w[1]);
+    if (r == -ENODEV && !known_device(*display_, w[1]))
+      *out = cmd + " " + w[1] + ": unknown device (devices: " + device_list(*display_) + ")\n";
+    else if (r)
+      *out = cmd + " " + w[1] + ": " + errno_name(r) + " (" + std::strerror(-r) + ")\n";
     return r;
   }
-  if (w[0] == "state" && w.size() == 1) {
+  if (cmd == "state" && w.size() == 1) {
     *out = state_text();
     return 0;
   }
-  *out = "unknown command: " + line + "\n";
-  return -EINVAL;
+  if (cmd == "debug") {
+    uint32_t mask = log_mask();
+    std::string err;
+    if (w.size() > 1) {
+      if (parse_debug(std::vector<std::string>(w.begin() + 1, w.end()), mask, &mask, &err)) return usage_error(err);
+      log_set_mask(mask);
+      std::string text = debug_text(mask);
+      text.pop_back();  // the '\n'
+      log_info(LogCat::core, "udrm-run: debug %s", text.c_str());
+    }
+    *out = debug_text(log_mask());
+    return 0;
+  }
+  const bool known = cmd == "devices" || cmd == "drivers" || cmd == "state" || cmd == "unbind" || cmd == "bind" ||
+                     cmd == "rebind";
+  return usage_error(known ? "wrong arguments: " + line + "\n" : "unknown command: " + line + "\n");
 }
 
 }  // namespace udrm::run

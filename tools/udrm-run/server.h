@@ -4,7 +4,8 @@
 // create() builds an AsioExecutor, a World and the display, binds it, and listens on
 // <fresh mkdtemp dir>/udrm.sock. Each accepted connection is served on its own thread with
 // blocking I/O (a file connection's ioctl runs on that thread, like a process's syscall). The
-// control commands (udrmctl) are control(): devices, unbind DEV, bind DEV, state.
+// control commands (udrmctl) are control(): devices, drivers, unbind DEV, bind DEV, rebind DEV,
+// state, debug [ARG...] (the run-time debug categories of udrm/base/log.h, like drm.debug).
 //
 // Lifetime: shutdown() (also run by the destructor) stops accepting, ends every connection
 // (each closes its file and drops its mappings, as a dying process would), destroys the
@@ -89,9 +90,18 @@ class Server {
   /// an unknown name; otherwise the display's result.
   int unbind(const std::string& dev);
   int bind(const std::string& dev);
+  /// unbind (when bound) then bind; -EIO if bind returned 0 but the device is not bound.
+  int rebind(const std::string& dev);
   /// One udrmctl command line. Returns 0 or -errno; *out gets the text (one item per line,
-  /// key=value) or, on error, a message.
-  int control(const std::string& line, std::string* out);
+  /// key=value) or, on error, a message. *usage (optional) is set when the line itself was
+  /// wrong (unknown command, wrong argument count, unknown debug category; -EINVAL).
+  int control(const std::string& line, std::string* out, bool* usage = nullptr);
+
+  /// Apply debug ARGs (see shim/protocol.h: CAT, +CAT, -CAT, 0xMASK, none, all; an ARG may be a
+  /// comma list) to `mask`. 0, or -EINVAL with *err naming the bad ARG and the categories.
+  static int parse_debug(const std::vector<std::string>& args, uint32_t mask, uint32_t* out, std::string* err);
+  /// "mask=0x... categories=core,kms" ("categories=none" for 0).
+  static std::string debug_text(uint32_t mask);
   /// Live connections / connections with an open DRM file, per client pid ("pid=N files=M").
   std::size_t connection_count();
   /// "files count=N" then "file pid=P count=M" per client process.
@@ -108,6 +118,9 @@ class Server {
   void accept_loop();
   void reap(bool all);
   std::string state_text();
+  std::string drivers_text();
+  int unbind_locked(const std::string& dev);  // display_mu_ held
+  int bind_locked(const std::string& dev);    // display_mu_ held
 
   std::unique_ptr<AsioExecutor> ex_;
   std::unique_ptr<World> world_;

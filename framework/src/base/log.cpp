@@ -25,9 +25,18 @@ uint32_t parse_mask(const char* s) {
   while (pos <= list.size()) {
     size_t comma = list.find(',', pos);
     std::string item = list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    if (item == "all") mask = ~0u;
+    bool known = item.empty() || item == "none";
+    if (item == "all") {
+      mask |= (1u << static_cast<size_t>(LogCat::count_)) - 1;
+      known = true;
+    }
     for (size_t i = 0; i < static_cast<size_t>(LogCat::count_); ++i)
-      if (item == kCatNames[i]) mask |= 1u << i;
+      if (item == kCatNames[i]) {
+        mask |= 1u << i;
+        known = true;
+      }
+    // A typo must not silently turn debugging off (stderr directly: this runs at first use).
+    if (!known) std::fprintf(stderr, "udrm: UDRM_DEBUG: unknown category '%s' ignored\n", item.c_str());
     if (comma == std::string::npos) break;
     pos = comma + 1;
   }

@@ -93,3 +93,15 @@ int connect_to(const std::string& path);
 void close_fd(int fd);
 
 }  // namespace udrm::shim::proto
+
+// --- CTL command vocabulary (appended; the payload of kOpCtl is one of these lines) ---------
+//   devices | drivers | state | unbind DEV | bind DEV | rebind DEV | debug [ARG...]
+// `debug` shows or changes the server's run-time debug categories (udrm/base/log.h, like
+// drm.debug): no ARG shows them; each ARG is CAT (the first absolute ARG starts from an empty
+// set), +CAT / -CAT (add / remove), a mask (0x..), `none` or `all`. The reply text is
+// "mask=0x... categories=a,b" (or "categories=none").
+namespace udrm::shim::proto {
+/// CTL reply a0: the command line itself was wrong (unknown command, bad argument such as an
+/// unknown debug category), as opposed to an operation that failed: udrmctl exits 2, not 1.
+constexpr uint64_t kCtlUsageError = 1;
+}  // namespace udrm::shim::proto
