@@ -36,7 +36,7 @@ constexpr const char* kUsage =
     "udrm-run (drm names udrm-simple / udrm-soc). PROGRAM's environment gets UDRM_SOCKET\n"
     "(what udrmctl uses) and LD_PRELOAD=libudrm-preload.so. --unbind-after-ms unbinds the\n"
     "device N ms after start; --rebind-after-ms binds it again M ms after that unbind.\n"
-    "--trace writes a Chrome trace (JSON) of every ioctl. --record-ioctls writes every ioctl\n"
+    "--trace writes a Chrome/Perfetto JSON timeline: ioctls per client, commit phases per CRTC, vblanks, IRQs, unbind/unplug, devm/drmm releases, events (docs/trace.md). --record-ioctls writes every ioctl\n"
     "with its argument and the client memory it touched (tests/fuzz/make_corpus.sh).\n"
     "--debug CATS sets the debug categories (like drm.debug; default $UDRM_DEBUG): a comma\n"
     "list of core,devres,drmm,component,module,drm,kms,atomic,vblank,driver,explorer, +CAT /\n"

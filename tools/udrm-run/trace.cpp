@@ -1,65 +1,64 @@
-// Chrome Trace Event JSON writer (trace.h).
+// udrm-run's --trace timeline (trace.h).
 #include "trace.h"
 
-#include <cinttypes>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+
+#include "udrm/trace/timeline.h"
 
 namespace udrm::run {
 
 namespace {
-// Names and details are ours (ioctl names, device names): escape quotes/backslashes anyway.
-std::string escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
+std::string detail_args(const std::string& detail) {
+  if (detail.empty()) return "";
+  std::string o = "{\"detail\":\"";
+  for (char c : detail) {
     if (c == '"' || c == '\\') o += '\\';
     if (static_cast<unsigned char>(c) < 0x20) continue;
     o += c;
   }
-  return o;
+  return o + "\"}";
 }
 }  // namespace
 
-Trace::Trace(const std::string& path) : t0_(std::chrono::steady_clock::now()) {
-  f_ = std::fopen(path.c_str(), "w");
-  if (f_) std::fputs("{\"traceEvents\":[\n", f_);
+Trace::Trace(const std::string& path) {
+  error_ = tl_.start(path);
+  if (error_) {
+    errno = -error_;
+    return;
+  }
+  tl_.name_thread(tl_.pid(), 0, "udrm-run control");
+  tl_.name_process(tl_.pid(), "udrm-run (server)");
 }
 
 Trace::~Trace() { finish(); }
 
-int64_t Trace::now_us() const {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0_).count();
-}
+double Trace::now_us() const { return tl_.now_us(); }
 
-void Trace::begin_event() {
-  if (!first_) std::fputs(",\n", f_);
-  first_ = false;
-}
-
-void Trace::complete(const char* name, pid_t pid, uint64_t tid, int64_t ts_us, int64_t dur_us, long result) {
+void Trace::name_track(pid_t pid, uint64_t tid) {
+  if (pid == tl_.pid()) return;
   std::lock_guard<std::mutex> l(mu_);
-  if (!f_) return;
-  begin_event();
-  std::fprintf(f_,
-               "{\"name\":\"%s\",\"cat\":\"ioctl\",\"ph\":\"X\",\"pid\":%d,\"tid\":%" PRIu64 ",\"ts\":%" PRId64
-               ",\"dur\":%" PRId64 ",\"args\":{\"result\":%ld}}",
-               escape(name).c_str(), static_cast<int>(pid), tid, ts_us, dur_us, result);
+  if (named_.emplace(pid, UINT64_MAX).second) tl_.name_process(pid, "client pid " + std::to_string(pid));
+  if (named_.emplace(pid, tid).second) tl_.name_thread(pid, tid, "connection " + std::to_string(tid));
+}
+
+void Trace::complete(const char* name, pid_t pid, uint64_t tid, double ts_us, double dur_us, long result) {
+  name_track(pid, tid);
+  tl_.complete(name, "ioctl", pid, tid, ts_us, dur_us, "{\"result\":" + std::to_string(result) + "}");
 }
 
 void Trace::instant(const char* name, pid_t pid, uint64_t tid, const std::string& detail) {
-  std::lock_guard<std::mutex> l(mu_);
-  if (!f_) return;
-  begin_event();
-  std::fprintf(f_,
-               "{\"name\":\"%s\",\"cat\":\"device\",\"ph\":\"i\",\"s\":\"p\",\"pid\":%d,\"tid\":%" PRIu64
-               ",\"ts\":%" PRId64 ",\"args\":{\"detail\":\"%s\"}}",
-               escape(name).c_str(), static_cast<int>(pid), tid, now_us(), escape(detail).c_str());
+  name_track(pid, tid);
+  tl_.instant(name, "udrm-run", pid, tid, detail_args(detail));
 }
 
-void Trace::finish() {
-  std::lock_guard<std::mutex> l(mu_);
-  if (!f_) return;
-  std::fputs("\n]}\n", f_);
-  std::fclose(f_);
-  f_ = nullptr;
+void Trace::open_file(const void* file, pid_t pid, uint64_t tid, const std::string& node) {
+  tl_.bind_file(file, pid, tid);
+  instant("open", pid, tid, node);
 }
+
+void Trace::finish() { tl_.finish(); }
 
 }  // namespace udrm::run

@@ -6,6 +6,7 @@
 #include "udrm/base/errno.h"
 #include "udrm/base/fault.h"
 #include "udrm/base/log.h"
+#include "udrm/base/trace_hook.h"
 #include "udrm/core/module.h"
 #include "udrm/core/world.h"
 
@@ -254,6 +255,7 @@ int Bus::probe_device(Device& dev, Driver& drv) {
       dev.deferred_ = false;
     }
   }
+  trace_device(TraceDevice::bind, dev.name().c_str());
   log_dbg(LogCat::core, "%s: bound to driver %s", dev.name().c_str(), drv.name().c_str());
   trigger_deferred();
   return 0;
@@ -264,6 +266,7 @@ void Bus::release_driver(Device& dev) {
   Driver* drv = dev.driver_;
   if (!drv) return;
   UDRM_POINT("driver.remove");
+  trace_device(TraceDevice::unbind, dev.name().c_str());
   {
     ModuleScope scope(drv->owner());
     Bound bound(dev);
@@ -273,6 +276,7 @@ void Bus::release_driver(Device& dev) {
   dev.driver_ = nullptr;
   dev.bound_ = false;
   dev.drvdata_ = nullptr;
+  trace_device(TraceDevice::unbind_done, dev.name().c_str());
   log_dbg(LogCat::core, "%s: unbound from driver %s", dev.name().c_str(), drv->name().c_str());
 }
 

@@ -9,6 +9,7 @@
 #include "udrm/base/fault.h"
 #include "udrm/base/log.h"
 #include "udrm/base/point.h"
+#include "udrm/base/trace_hook.h"
 #include "udrm/drm/drm_device.h"
 #include "udrm/drm/file.h"
 
@@ -40,6 +41,7 @@ void send_locked(PendingEvent* e) {
   }
   if (e->pending_link.is_linked()) f->pending_event_list.erase(f->pending_event_list.iterator_to(*e));
   f->event_list.push_back(*e);
+  trace_event(f, e->event->type, TraceEventFate::delivered);
   f->update_readiness_locked();
   // Woken under the lock: the file's release detaches under the same lock, so the wait queue is
   // alive for as long as we can reach it.
@@ -69,6 +71,7 @@ void event_cancel_free(DrmDevice& dev, PendingEvent* e) {
   {
     std::lock_guard<SpinLock> l(dev.event_lock);
     if (DrmFile* f = e->file_priv) {
+      trace_event(f, e->event->type, TraceEventFate::cancelled);
       f->event_space_ += static_cast<int>(e->event->length);
       if (e->pending_link.is_linked()) f->pending_event_list.erase(f->pending_event_list.iterator_to(*e));
       e->file_priv = nullptr;

@@ -11,6 +11,7 @@
 #include "udrm/base/fault.h"
 #include "udrm/base/log.h"
 #include "udrm/base/point.h"
+#include "udrm/base/trace_hook.h"
 #include "udrm/core/system_wq.h"
 #include "udrm/core/world.h"
 #include "udrm/drm/drm_device.h"
@@ -389,7 +390,7 @@ int crtc_check(const CrtcState& old_s, const CrtcState& s, bool atomic_driver) {
 
 }  // namespace
 
-int atomic_check_only(AtomicState& state) {
+static int check_only(AtomicState& state) {
   DrmDevice& dev = state.dev();
   ModeConfig* mc = mode_config(dev);
   if (UDRM_WARN_ON(!mc, LogCat::atomic)) return -EINVAL;
@@ -415,6 +416,13 @@ int atomic_check_only(AtomicState& state) {
     }
   }
   return 0;
+}
+
+int atomic_check_only(AtomicState& state) {
+  trace_commit(TraceCommit::check_begin, &state, nullptr, nullptr);
+  const int ret = check_only(state);
+  trace_commit(TraceCommit::check_end, &state, nullptr, nullptr, ret);
+  return ret;
 }
 
 namespace {

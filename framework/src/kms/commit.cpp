@@ -9,6 +9,7 @@
 #include "udrm/base/log.h"
 #include "udrm/base/point.h"
 #include "udrm/base/signal.h"
+#include "udrm/base/trace_hook.h"
 #include "udrm/drm/drm_device.h"
 #include "udrm/drm/event.h"
 #include "udrm/kms/atomic_helper.h"
@@ -27,7 +28,11 @@ namespace {
 constexpr Duration kCommitTimeout = 10s;
 
 // The completion_release of an event wired to flip_done: the event's commit reference goes.
-void release_crtc_commit(Completion* c) { static_cast<FlipDoneCompletion*>(c)->commit->put(); }
+void release_crtc_commit(Completion* c) {
+  CrtcCommit* commit = static_cast<FlipDoneCompletion*>(c)->commit;
+  trace_commit(TraceCommit::flip_done, nullptr, commit, commit->crtc ? commit->crtc->name.c_str() : "fake");
+  commit->put();
+}
 
 Ref<CrtcCommit> new_commit(DrmDevice& dev, Crtc* crtc) {
   if (UDRM_SHOULD_FAIL("kms.crtc_commit_alloc")) return nullptr;
@@ -112,11 +117,13 @@ int atomic_helper_setup_commit(AtomicState& state, bool nonblock) {
     // Drivers only send events when the old or the new state is active.
     if (!e.old_state->active && !ns.active) {
       commit->flip_done.complete_all();
+      trace_commit(TraceCommit::flip_done, &state, commit.get(), crtc.name.c_str());
       continue;
     }
     // Legacy cursor updates are not synchronised to anything.
     if (state.legacy_cursor_update) {
       commit->flip_done.complete_all();
+      trace_commit(TraceCommit::flip_done, &state, commit.get(), crtc.name.c_str());
       continue;
     }
     if (!ns.event) {
@@ -199,6 +206,7 @@ int atomic_helper_swap_state(AtomicState& state, bool stall) {
       // sends it (that is WARNed at hw_done).
       c->event = nullptr;
       c->abort_completion = false;
+      trace_commit(TraceCommit::swap, &state, c, crtc.name.c_str());
     }
   }
   for (auto& e : state.planes) {
@@ -261,6 +269,7 @@ void atomic_helper_commit_hw_done(AtomicState& old_state) {
       warn(LogCat::atomic, "[CRTC:%u:%s] event not consumed by the driver at hw_done", e.ptr->id,
            e.ptr->name.c_str());
     commit->hw_done.complete_all();
+    trace_commit(TraceCommit::hw_done, &old_state, commit.get(), e.ptr->name.c_str());
   }
   if (old_state.fake_commit) {
     old_state.fake_commit->hw_done.complete_all();
@@ -285,6 +294,7 @@ void atomic_helper_commit_cleanup_done(AtomicState& old_state) {
     Ref<CrtcCommit> commit = e.old_state->commit;
     if (UDRM_WARN_ON(!commit, LogCat::atomic)) continue;
     commit->cleanup_done.complete_all();
+    trace_commit(TraceCommit::cleanup_done, &old_state, commit.get(), e.ptr->name.c_str());
     UDRM_WARN_ON(!commit->hw_done.done(), LogCat::atomic);
     bool unlinked = false;
     {

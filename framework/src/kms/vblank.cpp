@@ -8,6 +8,7 @@
 #include "udrm/base/fault.h"
 #include "udrm/base/log.h"
 #include "udrm/base/point.h"
+#include "udrm/base/trace_hook.h"
 #include "udrm/core/world.h"
 #include "udrm/drm/drm_device.h"
 #include "udrm/drm/managed.h"
@@ -308,6 +309,7 @@ bool crtc_handle_vblank(Crtc& crtc) {
       }
     }
   }
+  trace_vblank(crtc.name.c_str(), seq);
   while (!due.empty()) {
     auto* e = static_cast<PendingVblankEvent*>(&due.front());
     due.pop_front();
