@@ -76,6 +76,10 @@ inline void zoo_vbl_tick(ZooKms& d) {
   d.vbl_timer = 0;
   if (!d.vbl_on) return;
   UDRM_POINT("zoo.kms.vblank");
+  // The handler reads and acks the status register, so it runs inside the gate: after unplug
+  // it is IRQ_NONE, and no vblank (nor the flip event it would send) comes again.
+  auto g = d.dev_enter();
+  if (!g) return;
   crtc_handle_vblank(d.crtc);
   PendingVblankEvent* e = nullptr;
   {
@@ -211,6 +215,22 @@ inline const PlaneHelperFuncs kZooPlaneHelpers = [] {
   return f;
 }();
 inline const ConnectorFuncs kZooConnFuncs{};
+// With vblank: the commit tail of drivers that send flip events from their irq — it waits for
+// flip_done (a timeout is an error line, not a WARN), not for a vblank count.
+inline void zoo_commit_tail(AtomicState& old_state) {
+  DrmDevice& dev = old_state.dev();
+  atomic_helper_commit_modeset_disables(dev, old_state);
+  atomic_helper_commit_planes(dev, old_state, 0);
+  atomic_helper_commit_modeset_enables(dev, old_state);
+  atomic_helper_commit_hw_done(old_state);
+  atomic_helper_wait_for_flip_done(dev, old_state);
+  atomic_helper_cleanup_planes(dev, old_state);
+}
+inline const ModeConfigHelperFuncs kZooModeConfigHelpers = [] {
+  ModeConfigHelperFuncs f;
+  f.atomic_commit_tail = &zoo_commit_tail;
+  return f;
+}();
 inline const ModeConfigFuncs kZooModeConfigFuncs = [] {
   ModeConfigFuncs f;
   f.atomic_check = atomic_helper_check;
@@ -242,6 +262,7 @@ class ZooKmsDriver final : public Driver {
     mc->min_width = mc->min_height = 1;
     mc->max_width = mc->max_height = 4096;
     mc->funcs = &kZooModeConfigFuncs;
+    if (bugs_.vblank) mc->helper_private = &kZooModeConfigHelpers;
     if (bugs_.vblank && (ret = drm_vblank_init(*d, 1))) return ret;
     if ((ret = drmm_universal_plane_init(*d, d->primary, 1, &kZooPlaneFuncs, formats, 1, nullptr, PlaneType::primary)))
       return ret;
@@ -321,7 +342,9 @@ class ZooKmsScenario : public ZooScenario {
     ZooKms& d = ZooKms::of(drm);
     UDRM_POINT("zoo.client.flip");
     if (file_->is_open() && flip(d) == 0) ++requested_;
-    wait_events(100);
+    // Long enough for a flip whose vblank never comes to be completed by the disable that
+    // follows the commit timeouts (10 s each, virtual time).
+    wait_events(bugs_.vblank ? 25'000 : 100);
     // Like the client's RMFB before exit: drop the framebuffers before the last close (the
     // final put's mode config cleanup frees whatever is left).
     fb_[0].reset();
@@ -403,6 +426,12 @@ class ZooKmsScenario : public ZooScenario {
       }
       if (delivered_ >= requested_ || waited >= ms) return;
       sleep_for(std::chrono::milliseconds(2));
+      // Past the first frames, poll once per 100 ms (a flip stuck until a 10 s timeout costs
+      // ~100 polls, not 5000).
+      if (waited >= 100) {
+        sleep_for(std::chrono::milliseconds(98));
+        waited += 98;
+      }
     }
   }
 

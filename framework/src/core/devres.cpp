@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "udrm/base/log.h"
+#include "udrm/base/trace_hook.h"
 #include "udrm/core/device.h"
 #include "udrm/core/module.h"
 
@@ -39,7 +40,7 @@ struct DevresGroup {
 DevresNode* devres_node_alloc(std::size_t size, const Point& site) {
   if (size > std::numeric_limits<std::size_t>::max() - kHeader) return nullptr;
   if (should_fail(site)) return nullptr;
-  void* mem = std::calloc(1, kHeader + size);
+  void* mem = poison_calloc(kHeader + size);
   if (!mem) return nullptr;
   auto* n = ::new (mem) DevresNode();
   n->payload = static_cast<char*>(mem) + kHeader;
@@ -60,7 +61,7 @@ void devres_node_free(DevresNode* n) {
   const std::size_t size = n->size;
   const char* name = n->name;
   n->~DevresNode();
-  if (!poison_quarantine(n, payload, size, t_releasing_owner, name)) std::free(n);
+  if (!poison_quarantine(n, payload, size, t_releasing_owner, name)) poison_free(n);
 }
 
 DevresNode* devres_node_of(void* payload) {
@@ -95,6 +96,16 @@ void devm_action_release(Device&, void* res) {
   a->call(a->action, a->data);
 }
 
+// Use-after-unload check before a node's release runs (udrm/core/module.h).
+bool release_code_ok(Device& dev, DevresNode& n) {
+  if (n.release == &devm_action_release) {
+    auto* a = static_cast<ActionPayload*>(n.payload);
+    return !release_code_gone("devm action", dev.name().c_str(), n.name,
+                              {reinterpret_cast<const void*>(a->call), reinterpret_cast<const void*>(a->action)});
+  }
+  return !release_code_gone("devm resource", dev.name().c_str(), n.name, {reinterpret_cast<const void*>(n.release)});
+}
+
 int devm_add_node_checked(Device& dev, DevresNode* n) {
   dev.devres().add(n);
   return 0;
@@ -126,7 +137,8 @@ int devm_remove_action_impl(Device& dev, erased_fn action, void* data, bool rele
   }
   if (release) {
     log_dbg(LogCat::devres, "%s: RELEASE %s", dev.name().c_str(), n->name);
-    n->release(dev, n->payload);
+    trace_release(TraceRelease::devm, dev.name().c_str(), n->name);
+    if (release_code_ok(dev, *n)) n->release(dev, n->payload);
   }
   destroy_node(n);
   return 0;
@@ -200,6 +212,7 @@ std::vector<std::string> DevresHead::names() const {
 
 void DevresHead::add(DevresNode* n) {
   UDRM_POINT("devres.add");
+  n->name = detail::module_stable_name(n->name);  // a plugin's literal must outlive its dlclose
   std::lock_guard<SpinLock> l(lock_);
   list_.push_back(*n);
   if (n->kind == DevresNode::Kind::resource)
@@ -232,7 +245,8 @@ void DevresHead::release_nodes(DevresList& todo) {
     }
     log_dbg(LogCat::devres, "%s: RELEASE %p %s (%zu bytes)", owner_.name().c_str(), n.payload, n.name, n.size);
     if (tracer) tracer->releasing(ReleaseTracer::Kind::devm, &owner_, owner_.name().c_str(), &n, n.name);
-    if (n.release) n.release(owner_, n.payload);
+    trace_release(TraceRelease::devm, owner_.name().c_str(), n.name);
+    if (n.release && detail::release_code_ok(owner_, n)) n.release(owner_, n.payload);
     detail::destroy_node(&n);
   }
   if (tracer) tracer->batch(ReleaseTracer::Kind::devm, &owner_, false);
@@ -443,7 +457,8 @@ int devres_destroy(Device& dev, dr_release_t release, dr_match_t match, void* ma
 int devres_release(Device& dev, dr_release_t release, dr_match_t match, void* match_data) {
   DevresNode* n = dev.devres().find(release, match, match_data, true);
   if (!n) return -ENOENT;
-  n->release(dev, n->payload);
+  trace_release(TraceRelease::devm, dev.name().c_str(), n->name);
+  if (detail::release_code_ok(dev, *n)) n->release(dev, n->payload);
   detail::destroy_node(n);
   return 0;
 }
@@ -584,7 +599,10 @@ void devm_kfree(Device& dev, const void* p) {
          dev.name().c_str(), p);
     return;
   }
+  const char* prev_owner = detail::t_releasing_owner;  // names the owner in a poison report
+  detail::t_releasing_owner = dev.name().c_str();
   detail::destroy_node(n);
+  detail::t_releasing_owner = prev_owner;
 }
 
 }  // namespace udrm

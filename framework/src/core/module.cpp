@@ -110,6 +110,7 @@ int ModuleRegistry::finish_load(std::unique_ptr<Module> m, const InitFn& init, M
     void* h = dead->handle_;
     dead->exit_ = nullptr;
     dead.reset();
+    detail::module_text_gone(h);
     if (h) dlclose(h);
     return ret;
   }
@@ -143,6 +144,7 @@ int ModuleRegistry::load(const std::string& path, Module** out) {
     dlclose(h);
     return -ENOEXEC;
   }
+  detail::module_text_add(h, base);
   auto m = std::unique_ptr<Module>(new Module(base));
   m->handle_ = h;
   if (exit) m->exit_ = exit;
@@ -203,6 +205,7 @@ int ModuleRegistry::unload(std::string_view name_view) {
   void* h = dead->handle_;
   dead->exit_ = nullptr;  // may be a closure from the plugin: destroy before dlclose
   dead.reset();
+  detail::module_text_gone(h);
   if (h) dlclose(h);
   log_dbg(LogCat::module, "module '%s' unloaded", name.c_str());
   return 0;

@@ -1,16 +1,34 @@
 // Poisoned quarantine for released devm memory (udrm/core/poison.h).
 #include "udrm/core/poison.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cinttypes>
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <vector>
 
 #include "udrm/base/log.h"
 #include "udrm/base/sim_executor.h"
+
+// Guarded quarantine (the kernel's KFENCE, not its slab poisoning): outside the sanitizer
+// builds, small devm blocks allocated while poisoning is on get pages of their own, and a
+// released block's pages are made inaccessible, so a stray READ faults too. The SIGSEGV
+// handler records the access (what, where, released where), makes the page accessible and
+// returns: the access completes on the poison pattern and the run goes on to its report.
+// ASan builds use ASan's poisoning instead; TSan's runtime owns SIGSEGV, so TSan builds keep
+// the write-only pattern check.
+#if !defined(UDRM_ASAN) && !defined(UDRM_TSAN) && defined(__linux__)
+#define UDRM_POISON_GUARD 1
+#include <signal.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+#endif
 
 #if defined(UDRM_ASAN)
 #include <sanitizer/asan_interface.h>
@@ -28,6 +46,9 @@ struct Block {
   unsigned char* payload;
   std::size_t size;
   std::string note;  // "devm 'name' (N bytes) of 'owner', released in task T after point P"
+  std::size_t guard_len = 0;  // > 0: a guarded block (its own pages, inaccessible until touched)
+  int prot = 0;               // guarded: what the fault handler opened (0, PROT_READ, RW)
+  bool written = false;       // guarded: a write was already reported by the fault handler
 };
 
 // A leaf lock: never held across a scheduling point or a call out.
@@ -44,15 +65,203 @@ Quarantine& q() {
 
 std::atomic<int> g_enabled{0};
 
+#if defined(UDRM_POISON_GUARD)
+// One reserved region, carved into runs of 1..kMaxGuardPages pages; free runs are kept
+// inaccessible. Bounded: when it is full, blocks come from calloc (unguarded).
+constexpr std::size_t kGuardRegion = 256u << 20;
+constexpr std::size_t kMaxGuardPages = 4;
+constexpr std::size_t kMaxGuardedQuarantined = 8192;  // bounds the kernel's VMA splits
+
+struct GuardPool {
+  std::mutex mu;
+  char* base = nullptr;
+  std::size_t page = 4096;
+  std::size_t bump = 0;  // bytes handed out from base so far
+  bool failed = false;
+  std::vector<char*> free_runs[kMaxGuardPages + 1];
+  std::vector<unsigned char> pages_of;  // per page: length in pages of the run starting there
+  std::size_t guarded_quarantined = 0;  // under Quarantine::mu
+};
+
+GuardPool& gp() {
+  static GuardPool* p = new GuardPool;
+  return *p;
+}
+
+// Set once base is mapped; read by the fault handler without locks.
+std::atomic<char*> g_guard_base{nullptr};
+
+bool in_guard(const void* a) {
+  char* b = g_guard_base.load(std::memory_order_acquire);
+  auto* c = static_cast<const char*>(a);
+  return b && c >= b && c < b + kGuardRegion;
+}
+
+std::size_t guard_len_of(GuardPool& g, const void* block) {
+  std::size_t idx = static_cast<std::size_t>(static_cast<const char*>(block) - g.base) / g.page;
+  return g.pages_of[idx] * g.page;
+}
+
+// Findings of the fault handler: fixed storage (no allocation in the handler).
+constexpr int kMaxAccessLines = 32;
+char g_access_lines[kMaxAccessLines][768];
+std::atomic<int> g_access_n{0};
+
+struct sigaction g_prev_segv;
+
+void add_access_line(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void add_access_line(const char* fmt, ...) {
+  int i = g_access_n.fetch_add(1, std::memory_order_relaxed);
+  if (i >= kMaxAccessLines) return;
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(g_access_lines[i], sizeof g_access_lines[i], fmt, ap);
+  va_end(ap);
+}
+
+void where_now(const char** task, const char** point) {
+  *task = "?";
+  *point = "(none)";
+  if (SimExecutor* sim = SimExecutor::running()) {
+    if (SimTask* t = sim->current()) {
+      *task = t->name();
+      if (t->last_point()) *point = t->last_point()->name;
+    }
+  }
+}
+
+// The access at `a` (a guarded page): report it, open the page enough for the access to
+// complete. Runs in the SIGSEGV handler of the faulting thread, which never holds q().mu while
+// touching a guarded page (poison.cpp reads payloads only once the handler opened them).
+bool guard_fault(char* a, int write_hint) {
+  GuardPool& g = gp();
+  const char *task, *point;
+  where_now(&task, &point);
+  auto& qq = q();
+  std::lock_guard<std::mutex> l(qq.mu);
+  for (Block& b : qq.blocks) {
+    auto* blk = static_cast<char*>(b.block);
+    if (!b.guard_len || a < blk || a >= blk + b.guard_len) continue;
+    // Without the hardware's write bit: the first fault opens for reading, a second one (on a
+    // readable page) is a write.
+    const bool write = write_hint > 0 || (write_hint < 0 && b.prot == PROT_READ);
+    const long off = a - reinterpret_cast<char*>(b.payload);
+    const bool in_payload = off >= 0 && static_cast<std::size_t>(off) < b.size;
+    if (!write || !b.written) {
+      add_access_line("%s released devm memory: %s %ld of %zu %s in task %s after point %s: %s",
+                      write ? "write to" : "read of", in_payload ? "byte" : "offset", off, b.size,
+                      write ? "written" : "read", task, point, b.note.c_str());
+    }
+    if (write) b.written = true;
+    b.prot = write ? PROT_READ | PROT_WRITE : PROT_READ;
+    mprotect(blk, b.guard_len, b.prot);
+    return true;
+  }
+  // A run already out of the quarantine (free, or handed out again): report once, open it.
+  char* page = g.base + static_cast<std::size_t>(a - g.base) / g.page * g.page;
+  add_access_line("access to released devm memory at %p in task %s after point %s (the block already left the "
+                  "quarantine)",
+                  static_cast<void*>(a), task, point);
+  mprotect(page, g.page, PROT_READ | PROT_WRITE);
+  return true;
+}
+
+void on_segv(int sig, siginfo_t* si, void* uc) {
+  if (si && in_guard(si->si_addr)) {
+    int write_hint = -1;
+#if defined(__x86_64__) && defined(REG_ERR)
+    write_hint = (static_cast<ucontext_t*>(uc)->uc_mcontext.gregs[REG_ERR] & 2) ? 1 : 0;
+#endif
+    if (guard_fault(static_cast<char*>(si->si_addr), write_hint)) return;
+  }
+  // Not ours: hand it to whoever had SIGSEGV before, or let the default action happen.
+  if ((g_prev_segv.sa_flags & SA_SIGINFO) && g_prev_segv.sa_sigaction) {
+    g_prev_segv.sa_sigaction(sig, si, uc);
+    return;
+  }
+  if (g_prev_segv.sa_handler != SIG_DFL && g_prev_segv.sa_handler != SIG_IGN && g_prev_segv.sa_handler) {
+    g_prev_segv.sa_handler(sig);
+    return;
+  }
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  sigaction(SIGSEGV, &dfl, nullptr);  // the access faults again, now fatally
+}
+
+// Under g.mu.
+bool guard_init(GuardPool& g) {
+  if (g.base) return true;
+  if (g.failed) return false;
+  long pg = sysconf(_SC_PAGESIZE);
+  g.page = pg > 0 ? static_cast<std::size_t>(pg) : 4096;
+  void* m = mmap(nullptr, kGuardRegion, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) {
+    g.failed = true;
+    return false;
+  }
+  struct sigaction sa {};
+  sa.sa_sigaction = &on_segv;
+  sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGSEGV, &sa, &g_prev_segv) != 0) {
+    munmap(m, kGuardRegion);
+    g.failed = true;
+    return false;
+  }
+  g.base = static_cast<char*>(m);
+  g.pages_of.assign(kGuardRegion / g.page, 0);
+  g_guard_base.store(g.base, std::memory_order_release);
+  return true;
+}
+
+void* guard_alloc(std::size_t size) {
+  GuardPool& g = gp();
+  std::lock_guard<std::mutex> l(g.mu);
+  if (!guard_init(g)) return nullptr;
+  const std::size_t pages = (size + g.page - 1) / g.page;
+  if (pages == 0 || pages > kMaxGuardPages) return nullptr;
+  char* run = nullptr;
+  if (!g.free_runs[pages].empty()) {
+    run = g.free_runs[pages].back();
+    g.free_runs[pages].pop_back();
+  } else if (g.bump + pages * g.page <= kGuardRegion) {
+    run = g.base + g.bump;
+    g.bump += pages * g.page;
+    g.pages_of[static_cast<std::size_t>(run - g.base) / g.page] = static_cast<unsigned char>(pages);
+  } else {
+    return nullptr;
+  }
+  if (mprotect(run, pages * g.page, PROT_READ | PROT_WRITE) != 0) {
+    g.free_runs[pages].push_back(run);
+    return nullptr;
+  }
+  std::memset(run, 0, size);  // a reused run holds the poison pattern
+  return run;
+}
+
+void guard_free(void* block) {
+  GuardPool& g = gp();
+  std::lock_guard<std::mutex> l(g.mu);
+  const std::size_t len = guard_len_of(g, block);
+  mprotect(block, len, PROT_NONE);
+  g.free_runs[len / g.page].push_back(static_cast<char*>(block));
+}
+#endif  // UDRM_POISON_GUARD
+
 std::string check_block(const Block& b) {
 #if defined(UDRM_ASAN)
   (void)b;
   return {};  // ASan aborts at the stray access itself
 #else
+#if defined(UDRM_POISON_GUARD)
+  if (b.guard_len && (b.prot != (PROT_READ | PROT_WRITE) || b.written)) return {};  // no write, or reported
+#endif
   for (std::size_t i = 0; i < b.size; ++i) {
     if (b.payload[i] != kPoison) {
-      char buf[96];
-      std::snprintf(buf, sizeof buf, "byte %zu of %zu written (0x%02x) after release: ", i, b.size, b.payload[i]);
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "write to released devm memory: byte %zu of %zu written (0x%02x) after release: ",
+                    i, b.size, b.payload[i]);
       return buf + b.note;
     }
   }
@@ -64,7 +273,27 @@ void release_block(Block& b) {
 #if defined(UDRM_ASAN)
   ASAN_UNPOISON_MEMORY_REGION(b.payload, b.size);
 #endif
+#if defined(UDRM_POISON_GUARD)
+  if (b.guard_len) {
+    guard_free(b.block);
+    return;
+  }
+#endif
   std::free(b.block);
+}
+
+// The fault handler's findings since the last flush (none outside the guarded builds).
+void take_access_lines(std::vector<std::string>& out, bool clear) {
+#if defined(UDRM_POISON_GUARD)
+  int n = std::min(g_access_n.load(std::memory_order_relaxed), kMaxAccessLines);
+  for (int i = 0; i < n; ++i) out.emplace_back(g_access_lines[i]);
+  if (g_access_n.load(std::memory_order_relaxed) > kMaxAccessLines)
+    out.push_back("(more accesses to released devm memory were not recorded)");
+  if (clear) g_access_n.store(0, std::memory_order_relaxed);
+#else
+  (void)out;
+  (void)clear;
+#endif
 }
 
 #if defined(UDRM_ASAN)
@@ -90,7 +319,7 @@ ScopedPoison::ScopedPoison() {
 
 ScopedPoison::~ScopedPoison() {
   if (g_enabled.fetch_sub(1, std::memory_order_relaxed) == 1) {
-    for (const std::string& s : poison_flush()) warn(LogCat::devres, "devm memory written after release: %s", s.c_str());
+    for (const std::string& s : poison_flush()) warn(LogCat::devres, "%s", s.c_str());
   }
 }
 
@@ -116,17 +345,35 @@ bool poison_quarantine(void* block, void* payload, std::size_t payload_size, con
   {
     auto& qq = q();
     std::lock_guard<std::mutex> l(qq.mu);
+#if defined(UDRM_POISON_GUARD)
+    if (in_guard(block)) {
+      GuardPool& g = gp();
+      {
+        std::lock_guard<std::mutex> gl(g.mu);
+        b.guard_len = guard_len_of(g, block);
+      }
+      mprotect(block, b.guard_len, PROT_NONE);
+      ++g.guarded_quarantined;
+    }
+#endif
     qq.bytes += b.size;
     qq.blocks.push_back(std::move(b));
-    while (qq.blocks.size() > kMaxBlocks || qq.bytes > kMaxBytes) {
+    while (qq.blocks.size() > kMaxBlocks || qq.bytes > kMaxBytes
+#if defined(UDRM_POISON_GUARD)
+           || gp().guarded_quarantined > kMaxGuardedQuarantined
+#endif
+    ) {
       qq.bytes -= qq.blocks.front().size;
+#if defined(UDRM_POISON_GUARD)
+      if (qq.blocks.front().guard_len) --gp().guarded_quarantined;
+#endif
       evicted.push_back(std::move(qq.blocks.front()));
       qq.blocks.pop_front();
     }
   }
   for (Block& e : evicted) {
     std::string bad = check_block(e);
-    if (!bad.empty()) warn(LogCat::devres, "devm memory written after release: %s", bad.c_str());
+    if (!bad.empty()) warn(LogCat::devres, "%s", bad.c_str());
     release_block(e);
   }
   return true;
@@ -134,6 +381,7 @@ bool poison_quarantine(void* block, void* payload, std::size_t payload_size, con
 
 std::vector<std::string> poison_check() {
   std::vector<std::string> out;
+  take_access_lines(out, false);
   auto& qq = q();
   std::lock_guard<std::mutex> l(qq.mu);
   for (const Block& b : qq.blocks) {
@@ -150,14 +398,37 @@ std::vector<std::string> poison_flush() {
     std::lock_guard<std::mutex> l(qq.mu);
     all.swap(qq.blocks);
     qq.bytes = 0;
+#if defined(UDRM_POISON_GUARD)
+    gp().guarded_quarantined = 0;
+#endif
   }
   std::vector<std::string> out;
+  take_access_lines(out, true);
   for (Block& b : all) {
     std::string bad = check_block(b);
     if (!bad.empty()) out.push_back(std::move(bad));
     release_block(b);
   }
   return out;
+}
+
+void* poison_calloc(std::size_t size) {
+#if defined(UDRM_POISON_GUARD)
+  if (poison_enabled()) {
+    if (void* p = guard_alloc(size)) return p;
+  }
+#endif
+  return std::calloc(1, size);
+}
+
+void poison_free(void* block) {
+#if defined(UDRM_POISON_GUARD)
+  if (in_guard(block)) {
+    guard_free(block);
+    return;
+  }
+#endif
+  std::free(block);
 }
 
 namespace detail {

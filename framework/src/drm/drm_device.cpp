@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "udrm/base/log.h"
+#include "udrm/base/trace_hook.h"
 #include "udrm/core/module.h"
 #include "udrm/core/world.h"
 #include "udrm/drm/minor.h"
@@ -25,6 +26,20 @@ void drmm_action_release(DrmDevice& dev, void* res) {
   auto* a = static_cast<DrmmAction*>(res);
   a->call(a->action, dev, a->data);
 }
+}  // namespace
+
+// Use-after-unload check before a node's release runs (udrm/core/module.h).
+bool drmm_release_code_ok(DrmDevice& dev, DrmmNode& n) {
+  const char* owner = dev.driver().name;
+  if (n.release == &drmm_action_release) {
+    auto* a = static_cast<DrmmAction*>(n.payload);
+    return !release_code_gone("drmm action", owner, n.name,
+                              {reinterpret_cast<const void*>(a->call), reinterpret_cast<const void*>(a->action)});
+  }
+  return !release_code_gone("drmm resource", owner, n.name, {reinterpret_cast<const void*>(n.release)});
+}
+
+namespace {
 
 void destroy(DrmmNode* n) {
   Module* owner = n->owner;
@@ -59,6 +74,7 @@ void drmm_node_free(DrmmNode* n) {
 
 void drmm_add_node(DrmDevice& dev, DrmmNode* n) {
   UDRM_POINT("drmm.add");
+  n->name = module_stable_name(n->name);  // a plugin's literal must outlive its dlclose
   std::lock_guard<SpinLock> l(dev.managed_lock_);
   dev.managed_.push_front(*n);
   if (ReleaseTracer* t = release_tracer())
@@ -205,7 +221,8 @@ void DrmDevice::managed_release() {
     }
     log_dbg(LogCat::drmm, "%s: RELEASE %p %s", driver_ ? driver_->name : "?", n->payload, n->name);
     if (tracer) tracer->releasing(ReleaseTracer::Kind::drmm, this, driver_ ? driver_->name : "?", n, n->name);
-    if (n->release) n->release(*this, n->payload);
+    trace_release(TraceRelease::drmm, driver_ ? driver_->name : "?", n->name);
+    if (n->release && detail::drmm_release_code_ok(*this, *n)) n->release(*this, n->payload);
     detail::destroy(n);
   }
   if (tracer) tracer->batch(ReleaseTracer::Kind::drmm, this, false);
@@ -243,6 +260,7 @@ void DrmDevice::unregister_device() {
 
 void DrmDevice::unplug() {
   UDRM_POINT("drm.dev_unplug");
+  trace_device(TraceDevice::unplug, driver_ ? driver_->name : "?");
   gate_.unplug();
   unregister_device();
 }

@@ -24,6 +24,7 @@
 #pragma once
 #include <atomic>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
@@ -77,6 +78,27 @@ void module_unpin_code(Module* m) noexcept;
 
 /// The module whose code is running on this thread/task (nullptr: built-in code).
 Module* current_module() noexcept;
+
+/// Use-after-unload detection: true (and *name set) if `pc` lies in the executable code of a
+/// plugin module that was unloaded (dlclose'd). The devm and drmm release paths ask this before
+/// calling a node's functions, and WARN instead of jumping into unmapped code — the kernel's
+/// crash when a managed action outlives the module that provided it (zoo entry 3).
+/// Context: any; never sleeps (a leaf lock, taken only once some module was unloaded).
+bool module_code_unloaded(const void* pc, std::string* name = nullptr);
+
+namespace detail {
+/// Record the code of a dlopen'ed module / mark it unloaded (before its dlclose).
+void module_text_add(void* handle, const std::string& name);
+void module_text_gone(void* handle);
+
+/// A devm/drmm node's name that lives in a loaded plugin's image (a string literal of the
+/// module) is copied to storage that outlives the module; other names are returned as is.
+const char* module_stable_name(const char* name);
+
+/// For release paths: true (after a WARN naming `what` of `owner` and the module) if any of
+/// `pcs` is code of an unloaded module — the caller must then not call them.
+bool release_code_gone(const char* what, const char* owner, const char* name, std::initializer_list<const void*> pcs);
+}  // namespace detail
 
 /// Marks that the enclosed code is `m`'s. Nests.
 class ModuleScope {

@@ -7,7 +7,10 @@
 // ASan's manual poisoning, so any stray access aborts with ASan's report, followed by udrm's
 // note naming the release point. Otherwise the payload is filled with a pattern (0x6b, as slab
 // poisoning) and checked when the block leaves the quarantine or at poison_check(): a write
-// through a stray pointer is then reported naming the block and its release point.
+// through a stray pointer is then reported naming the block and its release point. In the
+// plain (non-sanitizer) builds, small blocks allocated while poisoning is on also get pages of
+// their own (poison_calloc), made inaccessible at release: a stray READ faults, is recorded
+// with the reading task and point, and completes on the pattern (the kernel's KFENCE).
 //
 // Context: any thread; never sleeps. poison_check()/poison_flush(): process context.
 #pragma once
@@ -28,12 +31,20 @@ class ScopedPoison {
 
 bool poison_enabled() noexcept;
 
+/// Zeroed memory for a devres node: guarded pages while poisoning is on (plain builds, blocks
+/// up to 4 pages, while the reserved region lasts), else calloc. Free with poison_free() or
+/// hand to poison_quarantine().
+void* poison_calloc(std::size_t size);
+/// Free a block from poison_calloc() that is not quarantined.
+void poison_free(void* block);
+
 /// Take ownership of released devm memory [block, block+size) whose payload is
 /// [payload, payload+payload_size). Returns false (the caller frees) when poisoning is off.
-/// `block` must come from std::malloc/calloc.
+/// `block` must come from poison_calloc().
 bool poison_quarantine(void* block, void* payload, std::size_t payload_size, const char* owner, const char* name);
 
-/// Check every quarantined block; returns one line per block written after its release.
+/// Check every quarantined block; returns one line per block written after its release, and
+/// one per recorded access (read or write) to a guarded released block.
 std::vector<std::string> poison_check();
 /// Check, then free everything in the quarantine; returns what poison_check() found.
 std::vector<std::string> poison_flush();
