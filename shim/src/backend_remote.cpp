@@ -325,7 +325,13 @@ class RemoteBackend final : public Backend {
     h.a0 = static_cast<uint32_t>(flags);
     p::Msg m;
     int r = p::send_msg(s, h, node.data(), node.size());
-    if (r == 0) r = p::recv_msg(s, &m);
+    // A full server answers EMFILE before it reads the request (and closes): read the answer
+    // even when the send already saw the connection closed.
+    const int rr = p::recv_msg(s, &m);
+    if (rr == 0 && m.h.op == p::kOpError && m.h.status < 0)
+      r = m.h.status;
+    else if (r == 0)
+      r = rr;
     if (r == 0 && (m.h.op != p::kOpOpen || !(m.h.flags & p::kFlagReply))) r = -EIO;
     if (r == 0 && m.h.status < 0) r = m.h.status;
     if (r == 0 && m.fd < 0) r = -EIO;

@@ -16,6 +16,7 @@
 #include "state.h"
 #include "trace.h"
 #include "udrm/base/asio_executor.h"
+#include "udrm/shim/protocol.h"
 #include "udrm/base/errno.h"
 #include "udrm/base/log.h"
 #include "udrm/core/device.h"
@@ -129,7 +130,20 @@ void Server::accept_loop() {
     }
     reap(false);
     if (conns_.size() >= max_conns_) {
-      ::close(s);  // the client sees its connection end (ECONNRESET)
+      // Too many open files on this server: the open fails with EMFILE, as the kernel's
+      // would at the process's file limit; the answer is sent before the client's request.
+      udrm::shim::proto::Header h;
+      h.op = udrm::shim::proto::kOpError;
+      h.flags = udrm::shim::proto::kFlagReply;
+      h.status = -EMFILE;
+      (void)udrm::shim::proto::send_msg(s, h);
+      // Take the client's request off the socket before closing: a unix socket closed with
+      // unread data resets the peer (ECONNRESET), which would hide the answer.
+      timeval tv{0, 20'000};  // bounded: a silent client cannot stall the acceptor long
+      ::setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      char drop;
+      (void)::recv(s, &drop, 1, MSG_TRUNC);
+      ::close(s);
       continue;
     }
     auto slot = std::make_unique<Slot>();

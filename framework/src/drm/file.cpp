@@ -18,6 +18,7 @@
 #include "udrm/base/fault.h"
 #include "udrm/base/log.h"
 #include "udrm/base/point.h"
+#include "udrm/base/trace_hook.h"
 #include "udrm/core/module.h"
 #include "udrm/drm/ioctl.h"
 #include "udrm/drm/minor.h"
@@ -80,6 +81,7 @@ int DrmFile::open(DrmDevice& dev, Ref<DrmFile>* out, MinorType type) {
     module_put(m);
     return ret;
   }
+  int open_count;
   {
     std::lock_guard<Mutex> l(dev.filelist_mutex);
     // drm_master_open: the first primary client without a master becomes master.
@@ -88,9 +90,11 @@ int DrmFile::open(DrmDevice& dev, Ref<DrmFile>* out, MinorType type) {
       f->was_master_ = true;
     }
     dev.filelist.push_back(f.get());
+    open_count = dev.open_count;
   }
+  trace_file(TraceFile::open, f.get(), dev.driver().name);
   log_dbg(LogCat::drm, "%s: open (%s), open_count %d", dev.driver().name,
-          type == MinorType::render ? "render" : "primary", dev.open_count);
+          type == MinorType::render ? "render" : "primary", open_count);
   // Raced with unplug: the reference we took keeps the object, but the file must not open.
   if (dev.is_unplugged()) {
     f->close();
@@ -137,12 +141,15 @@ int DrmFile::drop_master() {
 void DrmFile::release_events() {
   DrmDevice* d = dev_.get();
   EventList unread;
+  uint64_t detached = 0, freed = 0;
   {
     std::lock_guard<SpinLock> l(d->event_lock);
     while (!pending_event_list.empty()) {
       PendingEvent& e = pending_event_list.front();
       pending_event_list.pop_front();
       e.file_priv = nullptr;
+      trace_event(this, e.event->type, TraceEventFate::detached);
+      ++detached;
     }
     unread.swap(event_list);
     update_readiness_locked();
@@ -150,8 +157,12 @@ void DrmFile::release_events() {
   while (!unread.empty()) {
     PendingEvent& e = unread.front();
     unread.pop_front();
+    trace_event(this, e.event->type, TraceEventFate::dropped);
     free_event(&e);
+    ++freed;
   }
+  detail::events_closed_pending.fetch_add(detached, std::memory_order_relaxed);
+  detail::events_closed_unread.fetch_add(freed, std::memory_order_relaxed);
 }
 
 void DrmFile::release_handles() {
@@ -187,18 +198,21 @@ void DrmFile::release() {
   }
   if (d->driver().postclose) d->driver().postclose(*d, *this);
   bool last;
+  int open_count;
   {
     std::lock_guard<Mutex> l(d->filelist_mutex);
-    last = --d->open_count == 0;
+    open_count = --d->open_count;
+    last = open_count == 0;
   }
   if (last && d->driver().lastclose) d->driver().lastclose(*d);
+  trace_file(last ? TraceFile::last_close : TraceFile::close, this, d->driver().name);
   UDRM_WARN_ON(!event_list.empty(), LogCat::drm);
   {
     std::lock_guard<SpinLock> l(d->event_lock);
     if (eventfd_ >= 0) ::close(eventfd_);
     eventfd_ = -1;
   }
-  log_dbg(LogCat::drm, "%s: release, open_count %d", d->driver().name, d->open_count);
+  log_dbg(LogCat::drm, "%s: release, open_count %d", d->driver().name, open_count);
   Ref<DrmDevice> dev = std::move(dev_);
   Module* m = module_;
   module_ = nullptr;

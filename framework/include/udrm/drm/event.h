@@ -11,6 +11,7 @@
 // Context: send/cancel from any context including atomic (interrupt): they take the device's
 // event spinlock only. reserve: process context.
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -39,6 +40,17 @@ struct PendingEvent {
   PendingEvent(const PendingEvent&) = delete;
   virtual ~PendingEvent() = default;
 };
+
+namespace detail {
+/// Events of closed files, counted at the file's release (drm_events_release): reserved but not
+/// yet sent (detached: the later send frees them) and sent but never read (freed there).
+inline std::atomic<uint64_t> events_closed_pending{0};
+inline std::atomic<uint64_t> events_closed_unread{0};
+}  // namespace detail
+/// Events dropped because their file was closed, since the process started (tests balance
+/// requested == read + these).
+inline uint64_t events_dropped_closed_pending() noexcept { return detail::events_closed_pending.load(); }
+inline uint64_t events_dropped_closed_unread() noexcept { return detail::events_closed_unread.load(); }
 
 /// A vblank / flip-complete / CRTC-sequence event.
 struct PendingVblankEvent : PendingEvent {
