@@ -1,4 +1,4 @@
-// devres costs: per action added+released, release of N resources (linear?), heap allocations
+// devres costs: per action added+released against hand-written baselines, heap allocations
 // per node (counted exactly by interposing malloc/calloc/realloc/free in this binary).
 #include <benchmark/benchmark.h>
 
@@ -120,22 +120,8 @@ void BM_Baseline_CallocFree(benchmark::State& state) {
 }
 BENCHMARK(BM_Baseline_CallocFree);
 
-// Unbind cost as a function of the number of resources: add N actions, release all.
-void BM_Devm_ReleaseAll(benchmark::State& state) {
-  Fixture f;
-  const int64_t n = state.range(0);
-  for (auto _ : state) {
-    state.PauseTiming();
-    for (int64_t i = 0; i < n; ++i)
-      if (devm_add_action(*f.dev, &action, &g_sink, "bench")) state.SkipWithError("add failed");
-    state.ResumeTiming();
-    benchmark::DoNotOptimize(f.dev->devres().release_all());
-  }
-  state.SetComplexityN(n);
-  state.counters["ns_per_resource"] = benchmark::Counter(
-      double(n) * double(state.iterations()), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-}
-BENCHMARK(BM_Devm_ReleaseAll)->RangeMultiplier(10)->Range(10, 100000)->Complexity(benchmark::oN);
+// Release cost against the number of resources: bench_unbind_scaling.cpp (BM_Unbind/Devm/N, with
+// its plain-free baseline in the same run).
 
 }  // namespace
 

@@ -10,6 +10,8 @@
 #   tools/dev.sh fuzz [SECONDS]               clang++-19 libFuzzer build in build-fuzz/ (ASan+UBSan);
 #                                             fuzz the ioctl harness (tests/fuzz) on a copy of its
 #                                             seed corpus for SECONDS (default 60); fails on a crash
+#   tools/dev.sh bench-report [--quick]       run every benchmark in build/; report.md with ratios to
+#                                             the in-run baselines + gnuplot PNGs in build/bench-report/
 #
 # Environment:
 #   UDRM_BUILD_PREFIX   build directory prefix (default "build": build/, build-asan/,
@@ -42,12 +44,14 @@ PKGS_ASAN=("${PKGS_NORMAL[@]}")
 # llvm-19 for /usr/bin/llvm-symbolizer-19, which Debian's clang-19 TSan runtime runs to symbolize
 # reports; without it they are bare addresses ("invalid path to external symbolizer").
 PKGS_TSAN=("${PKGS_NORMAL[@]}" clang-19 libclang-rt-19-dev llvm-19)
+# bench-report only: gnuplot (no X11) renders the report's PNGs.
+PKGS_BENCH=(gnuplot-nox)
 
 log() { printf '==> %s\n' "$*"; }
 die() { printf 'dev.sh: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,12s/^# \{0,1\}//p' "$SELF"
+  sed -n '2,14s/^# \{0,1\}//p' "$SELF"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -314,6 +318,26 @@ cmd_fuzz() {
   log "fuzz: no crashes in ${secs}s"
 }
 
+# The benchmark report (tools/bench-report/bench-report.sh; docs/perf.md "Benchmark report"):
+# the normal build's packages plus gnuplot, then every bench_* binary in build/.
+cmd_bench_report() {
+  cmd_deps normal
+  local p
+  local -a missing=()
+  for p in "${PKGS_BENCH[@]}"; do
+    is_installed "$p" || missing+=("$p")
+  done
+  if ((${#missing[@]} > 0)); then
+    [[ $(id -u) == 0 ]] || die "missing Debian packages: ${missing[*]}
+  install them as root:  apt-get install --no-install-recommends ${missing[*]}"
+    log "bench-report: installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null ||
+      { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null; }
+  fi
+  configure_normal
+  UDRM_BUILD_PREFIX="$BUILD_DIR" UDRM_JOBS="$JOBS" bash "$ROOT/tools/bench-report/bench-report.sh" "$@"
+}
+
 # Each stage runs in its own bash process: `set -e` is void inside a function called as part of
 # `||`/`if`, so calling cmd_test from here would not stop at its first failing command.
 cmd_ci() {
@@ -340,6 +364,7 @@ main() {
     test-tsan) cmd_test_tsan ;;
     ci) cmd_ci ;;
     fuzz) cmd_fuzz "$@" ;;
+    bench-report) cmd_bench_report "$@" ;;
     help | -h | --help) usage ;;
     *)
       usage >&2
