@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -104,9 +105,36 @@ class DeviceTimer {
     if (unbind_ms < 0) return;
     t_ = std::thread([this, &s, unbind_ms, rebind_ms] {
       if (!sleep(unbind_ms)) return;
-      if (int r = s.unbind("")) std::fprintf(stderr, "udrm-run: unbind: %s\n", std::strerror(-r));
-      if (rebind_ms < 0 || !sleep(rebind_ms)) return;
-      if (int r = s.bind("")) std::fprintf(stderr, "udrm-run: bind: %s\n", std::strerror(-r));
+      // What happens to the device object, narrated: it outlives the unbind while files are
+      // open, and goes at the last close (drmm releases run then).
+      const auto t_unbind = std::chrono::steady_clock::now();
+      if (int r = s.unbind("")) {
+        std::fprintf(stderr, "udrm-run: unbind: %s\n", std::strerror(-r));
+        return;
+      }
+      const int alive = s.display().live_drm_devices();
+      std::fprintf(stderr,
+                   "udrm-run: unbound after %ld ms: remove() returned, the hardware is released (devm); %d DRM "
+                   "device object(s) still alive, held by the open files\n",
+                   unbind_ms, alive);
+      const long until = rebind_ms < 0 ? 10'000 : rebind_ms;
+      bool freed = alive == 0;
+      long waited = 0;
+      for (; !freed && waited < until; waited += 5) {
+        if (!sleep(5)) return;
+        freed = s.display().live_drm_devices() == 0;
+      }
+      if (freed && alive > 0) {
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t_unbind);
+        std::fprintf(stderr, "udrm-run: the old DRM device was freed at its last close, %lld ms after the unbind (drmm released)\n",
+                     static_cast<long long>(ms.count()));
+      }
+      if (rebind_ms < 0 || !sleep(std::max(0L, rebind_ms - waited))) return;
+      if (int r = s.bind("")) {
+        std::fprintf(stderr, "udrm-run: bind: %s\n", std::strerror(-r));
+        return;
+      }
+      std::fprintf(stderr, "udrm-run: bound again %ld ms after the unbind: a new DRM device (a new minor)\n", rebind_ms);
     });
   }
   ~DeviceTimer() {

@@ -37,7 +37,7 @@
 namespace udrm {
 namespace {
 
-constexpr unsigned char kPoison = 0x6b;
+[[maybe_unused]] constexpr unsigned char kPoison = 0x6b;  // ASan builds poison with ASan
 constexpr std::size_t kMaxBlocks = 1u << 14;
 constexpr std::size_t kMaxBytes = 64u << 20;
 

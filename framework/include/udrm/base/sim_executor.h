@@ -172,7 +172,7 @@ class SimExecutor final : public Executor, private detail::SimHooks {
   void* sched_fake_stack_ = nullptr;
   const void* sched_stack_bottom_ = nullptr;
   std::size_t sched_stack_size_ = 0;
-  void* sched_tsan_fiber_ = nullptr;
+  [[maybe_unused]] void* sched_tsan_fiber_ = nullptr;  // used in TSan builds only
 };
 
 }  // namespace udrm
