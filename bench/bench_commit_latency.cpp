@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <thread>
 
+#include "bench_main.h"
 #include "udrm/base/asio_executor.h"
 #include "udrm/base/completion.h"
 #include "udrm/base/sim_executor.h"
@@ -85,11 +86,4 @@ BENCHMARK_CAPTURE(BM_CommitLatency_Asio, simple, drivers::Kind::simple)->UseReal
 BENCHMARK_CAPTURE(BM_CommitLatency_Asio, soc, drivers::Kind::soc)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_PostLatency_Asio)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
-int main(int argc, char** argv) {
-  std::thread([] {}).join();  // a second thread existed: glibc/libstdc++ use real atomics
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+UDRM_BENCHMARK_MAIN_THREADED()

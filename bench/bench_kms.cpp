@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_main.h"
 #include "udrm/base/asio_executor.h"
 #include "udrm/base/completion.h"
 #include "udrm/base/sim_executor.h"
@@ -267,11 +268,4 @@ BENCHMARK_CAPTURE(BM_Ioctl, atomic_test_only, Op::atomic_test_only);
 BENCHMARK(BM_Syscall_FIONREAD);
 BENCHMARK(BM_SocUnbindLatency)->Arg(0)->Arg(1)->Arg(8)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
-int main(int argc, char** argv) {
-  std::thread([] {}).join();  // a second thread existed: glibc/libstdc++ use real atomics
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+UDRM_BENCHMARK_MAIN_THREADED()

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_main.h"
 #include "udrm/base/asio_executor.h"
 #include "udrm/core/device.h"
 #include "udrm/core/devres.h"
@@ -110,11 +111,4 @@ BENCHMARK_CAPTURE(BM_Unbind, Drmm, Where::drmm)->RangeMultiplier(4)->Range(1, 40
     ->Complexity(benchmark::oN);
 BENCHMARK(BM_Unbind_PlainFree)->RangeMultiplier(4)->Range(1, 4096)->UseManualTime()->Complexity(benchmark::oN);
 
-int main(int argc, char** argv) {
-  std::thread([] {}).join();  // a second thread existed: glibc/libstdc++ use real atomics
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+UDRM_BENCHMARK_MAIN_THREADED()

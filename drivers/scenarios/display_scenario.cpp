@@ -23,6 +23,8 @@ DisplayOptions DisplayScenario::display_options() const {
   return o;
 }
 
+std::unique_ptr<Display> DisplayScenario::make_display(World& world) { return create_display(world, display_options()); }
+
 std::vector<std::string> DisplayScenario::driver_points() const {
   return {kind_ == Kind::simple ? "simple." : "soc."};
 }
@@ -70,7 +72,7 @@ int DisplayScenario::setup(explore::Run& run) {
   out_ = Output{};
   for (auto& b : buf_) b = KmsClient::Dumb{};
   fb_[0] = fb_[1] = 0;
-  disp_ = create_display(run.world(), display_options());
+  disp_ = make_display(run.world());
   if (int r = disp_->bind()) return r;
   if (!setup_modeset()) return 0;
   Ref<DrmFile> f;

@@ -37,45 +37,14 @@ using testing::KmsClient;
 constexpr Duration kFrame = 20ms;  // 320x240, 400x250 at 5 MHz
 
 /// The reference commit scenario (drivers/scenarios: nonblocking flip with an event, wait for
-/// it, WAIT_VBLANK, close; the end checks of DisplayScenario) on the tiny display. Only setup()
-/// differs: DisplayScenario::setup builds a reference display, this one builds the tiny one.
+/// it, WAIT_VBLANK, close; the end checks of DisplayScenario) on the tiny display: only the
+/// display it binds (make_display) and the driver's point prefixes differ.
 class TinyCommitScenario : public drivers::CommitScenario {
  public:
   TinyCommitScenario(std::string name, TinyBugs bugs)
-      : CommitScenario(drivers::Kind::simple /* unused: setup is ours */, std::move(name)), bugs_(bugs) {}
+      : CommitScenario(drivers::Kind::simple /* unused: make_display is ours */, std::move(name)), bugs_(bugs) {}
 
-  int setup(explore::Run& run) override {
-    requested_.clear();
-    delivered_.clear();
-    closed_by_event_ = removed_ = unbound_ = false;
-    client_.reset();
-    out_ = Output{};
-    for (auto& b : buf_) b = KmsClient::Dumb{};
-    fb_[0] = fb_[1] = 0;
-    disp_ = create_tiny_display(run.world(), bugs_);
-    if (int r = disp_->bind()) return r;
-    Ref<DrmFile> f;
-    if (int r = disp_->open(&f)) return r;
-    client_ = std::make_unique<KmsClient>(f);
-    KmsClient& c = *client_;
-    if (int r = c.enable_atomic()) return r;
-    KmsClient::Resources res;
-    if (int r = c.get_resources(&res)) return r;
-    if (res.crtcs.empty() || res.connectors.empty()) return -ENOENT;
-    KmsClient::Connector conn;
-    if (int r = c.get_connector(res.connectors[0], &conn)) return r;
-    if (conn.modes.empty()) return -ENOENT;
-    out_.crtc_id = res.crtcs[0];
-    out_.conn_id = res.connectors[0];
-    out_.plane_id = c.find_plane(0, 1 /* primary */);
-    out_.mode = conn.modes[0];
-    for (int i = 0; i < 2; ++i) {
-      if (int r = c.create_dumb(kWidth, kHeight, 32, &buf_[i])) return r;
-      if (int r = c.add_fb(buf_[i], DRM_FORMAT_XRGB8888, &fb_[i])) return r;
-    }
-    return c.atomic_modeset(out_.crtc_id, out_.conn_id, out_.plane_id, fb_[0], out_.mode,
-                            DRM_MODE_ATOMIC_ALLOW_MODESET);
-  }
+  std::unique_ptr<drivers::Display> make_display(World& world) override { return create_tiny_display(world, bugs_); }
 
   // After unbind returned, a "tiny." point is a driver callback on a dead binding, except the
   // last close: files outlive the binding, so lastclose legitimately runs later.

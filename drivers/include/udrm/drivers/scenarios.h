@@ -47,8 +47,12 @@ class DisplayScenario : public explore::Scenario {
   std::vector<std::string> release_points() const override;
 
  protected:
-  /// Display options used by setup() (override to change them).
+  /// Display options used by make_display() (override to change them).
   virtual DisplayOptions display_options() const;
+  /// The display setup() binds: a reference display (create_display with display_options())
+  /// by default; a scenario for another driver (examples/tinydrm) returns its own. Called once
+  /// per run, on the run's world.
+  virtual std::unique_ptr<Display> make_display(World& world);
   /// Whether setup() opens a client and modesets (default true).
   virtual bool setup_modeset() const { return true; }
 
