@@ -155,7 +155,14 @@ TEST_F(HostileMoreTest, ThousandsOfOpenFilesAreRefusedOverTheLimitAndMemoryStays
   RecordProperty("rss_kib_after_last_round", std::to_string(rss_end));
   std::printf("hostile: %d opens x %d rounds, refused with %s; RSS %ld KiB after round 1, %ld KiB after round %d\n",
               kOpens, kRounds, seen.c_str(), rss_after_first, rss_end, kRounds);
+#if defined(UDRM_ASAN) || defined(UDRM_TSAN)
+  // The sanitizer runtimes keep freed memory (ASan's quarantine, up to 256 MiB) and shadow:
+  // the server's RSS says nothing about its own growth there (clang ASan: +44 MiB over the
+  // rounds). The plain build holds the bound; LSan checks the server's leaks at its exit.
+  std::printf("hostile: RSS bound not checked under a sanitizer\n");
+#else
   EXPECT_LT(rss_end - rss_after_first, 32 * 1024) << "the server's memory grew with rounds of opens";
+#endif
 }
 
 // A client that asks for vblank events and never reads them: its 4096-byte budget runs out
