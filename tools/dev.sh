@@ -6,7 +6,7 @@
 #   tools/dev.sh test                         g++ -Werror build in build/, ctest
 #   tools/dev.sh test-asan                    g++ ASan+UBSan build in build-asan/, ctest
 #   tools/dev.sh test-tsan                    clang++-19 TSan build in build-tsan/, ctest
-#   tools/dev.sh ci                           test, test-asan, test-tsan, with timings
+#   tools/dev.sh ci                           test, test-asan, test-tsan, fuzz 60, with timings
 #   tools/dev.sh fuzz [SECONDS]               clang++-19 libFuzzer build in build-fuzz/ (ASan+UBSan);
 #                                             fuzz the ioctl harness (tests/fuzz) on a copy of its
 #                                             seed corpus for SECONDS (default 60); fails on a crash
@@ -342,9 +342,10 @@ cmd_bench_report() {
 # `||`/`if`, so calling cmd_test from here would not stop at its first failing command.
 cmd_ci() {
   local stage t0 total0=$SECONDS
-  for stage in test test-asan test-tsan; do
+  for stage in test test-asan test-tsan "fuzz 60"; do
     t0=$SECONDS
-    if ! bash "$SELF" "$stage"; then
+    # shellcheck disable=SC2086  # "fuzz 60" is a command and its argument
+    if ! bash "$SELF" $stage; then
       log "stage $stage: FAILED after $((SECONDS - t0))s"
       exit 1
     fi

@@ -33,6 +33,18 @@ TEST(Zoo06, TwoFinalPutsBothDestroyingIsNamed) {
   EXPECT_NE(t.find("devm 'zoo.fence'"), std::string::npos) << t;
 }
 
+// PCT used to report this correct grace-period wait as a livelock (strict priorities kept the
+// polling task running); a task passing grace.wait now drops below every other.
+TEST(Zoo06, FixedControlWithLookupIsCleanUnderPct) {
+  LookupScenario sc(LookupVariant::fixed, "zoo.06.fixed.pct", "udrm::Lookup under PCT");
+  explore::Options o = zoo_options({});
+  o.pct_runs_plain = 200;
+  o.pct_depth = 3;
+  explore::Report rep = explore::Explorer(sc, o).explore();
+  EXPECT_TRUE(rep.ok()) << rep.text();
+  EXPECT_EQ(rep.pct_runs, 200u) << rep.text();
+}
+
 TEST(Zoo06, FixedControlWithLookupSearchesClean) {
   LookupScenario sc(LookupVariant::fixed, "zoo.06.fixed", "udrm::Lookup");
   EXPECT_TRUE(zoo_clean(sc, lookup_options()));

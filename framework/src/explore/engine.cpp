@@ -60,6 +60,7 @@ uint32_t Engine::point_id(const Point& p) {
       if (pi.name.compare(0, pre.size(), pre) == 0) pi.driver = true;
     for (const auto& r : release_points_)
       if (pi.name == r) pi.release = true;
+    pi.poll = pi.name == "grace.wait";
     points_.push_back(std::move(pi));
   }
   point_ids_.emplace(&p, nit->second);
@@ -131,6 +132,10 @@ void Engine::observe(const Point& p, SimTask* t) {
         ++next_change_;
         ti.prio = -static_cast<int64_t>(next_change_);
       }
+      // A task polling a wait (it yields and re-checks) goes below every other task: with
+      // strict priorities it would otherwise starve the task it waits for, and a correct
+      // grace period would be reported as a livelock.
+      if (points_[pid].poll) ti.prio = -(int64_t{1} << 40) - ++polls_lowered_;
     }
     const Event e = cfg_.schedule.event;
     if (!fired_ && points_[pid].where && e != Event::none && e != Event::fail) {
