@@ -217,6 +217,40 @@ TEST(Timeline, SimulatedRunIsDeterministic) {
   EXPECT_EQ(text[0], text[1]);
 }
 
+// A flip_done sent after its commit's cleanup_done (a threaded worker that woke on the vblank
+// count first) lands on its own commit even when the allocator hands the freed commit's address
+// to the next one: each of three commits at one address gets exactly one late flip_done.
+TEST(Timeline, LateFlipDoneFollowsItsCommitAcrossAddressReuse) {
+  const std::string path = temp("reuse.json");
+  {
+    udrm::testing::ScopedTimeline tl(path);
+    ASSERT_EQ(tl.status(), 0);
+    int updates[3];
+    alignas(8) static char commit_mem[8];
+    const void* commit = commit_mem;  // every commit "allocated" at the same address
+    for (int n = 0; n < 3; ++n) {
+      trace_commit(TraceCommit::check_begin, &updates[n], nullptr, "crtc-0");
+      trace_commit(TraceCommit::check_end, &updates[n], nullptr, "crtc-0", 0);
+      trace_commit(TraceCommit::swap, &updates[n], commit, "crtc-0");
+      trace_commit(TraceCommit::hw_done, &updates[n], commit, "crtc-0");
+      trace_commit(TraceCommit::cleanup_done, &updates[n], commit, "crtc-0");
+      trace_commit(TraceCommit::flip_done, nullptr, commit, "crtc-0");  // late, from the irq
+    }
+    trace_commit(TraceCommit::flip_done, nullptr, commit, "crtc-0");  // a duplicate: nothing to put it on
+    ASSERT_EQ(tl.finish(), 0);
+  }
+  std::vector<Ev> evs;
+  ASSERT_TRUE(parse_trace(slurp_file(path), &evs));
+  std::map<int64_t, int> late;
+  for (const Ev& e : evs)
+    if (e.ph == "i" && e.name == "flip_done" && e.arg("after") == "cleanup_done") ++late[e.int_arg("commit")];
+  EXPECT_EQ(late, (std::map<int64_t, int>{{1, 1}, {2, 1}, {3, 1}}));
+  std::map<std::string, std::vector<std::string>> phases;
+  EXPECT_TRUE(commit_phases(evs, &phases, true));
+  EXPECT_EQ(phases.size(), 3u);
+  std::remove(path.c_str());
+}
+
 TEST(Timeline, BadInputGetsErrno) {
   trace::Timeline t;
   EXPECT_EQ(t.start(""), -EINVAL);

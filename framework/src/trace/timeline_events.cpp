@@ -3,6 +3,8 @@
 // formatting and bookkeeping under the timeline's spinlock.
 #include <drm.h>
 
+#include <iterator>
+
 #include "timeline_impl.h"
 
 namespace udrm::trace {
@@ -151,6 +153,8 @@ void Timeline::Impl::on_commit(TraceCommit phase, const void* update, const void
       }
       async_locked('b', name, s.id, s.tid, args + "}");
       async_locked('b', s.sub, s.id, s.tid, "");
+      // The address is a new commit's: an older closed one there was freed, its flip_done done.
+      std::erase_if(closed, [commit](const auto& c) { return c.first == commit; });
       spans[commit] = std::move(s);
       return;
     }
@@ -166,10 +170,13 @@ void Timeline::Impl::on_commit(TraceCommit phase, const void* update, const void
       if (it == spans.end()) {
         // A flip after its commit's cleanup (the worker woke on the vblank count before the
         // interrupt handler sent the event): an instant on the CRTC, named after the commit.
-        for (auto& [c, s] : closed)
-          if (c == commit) {
-            instant_locked(phase_name(phase), "commit", s.tid,
-                           "{\"commit\":" + std::to_string(s.n) + ",\"after\":\"cleanup_done\"}");
+        // Newest first, and each closed span takes one late flip_done: a freed commit's address
+        // can come back for a later commit, whose flip_done must not be put on the old one.
+        for (auto c = closed.rbegin(); c != closed.rend(); ++c)
+          if (c->first == commit) {
+            instant_locked(phase_name(phase), "commit", c->second.tid,
+                           "{\"commit\":" + std::to_string(c->second.n) + ",\"after\":\"cleanup_done\"}");
+            closed.erase(std::next(c).base());
             return;
           }
         return;  // a commit that started before the trace
@@ -189,6 +196,7 @@ void Timeline::Impl::on_commit(TraceCommit phase, const void* update, const void
       closed.emplace_back(commit, std::move(s));
       if (closed.size() > kClosedKept) closed.pop_front();
       spans.erase(it);
+      updates.erase(update);  // swapped already on every CRTC: the update number is not needed again
       return;
     }
   }
