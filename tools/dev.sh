@@ -12,6 +12,9 @@
 #                                             seed corpus for SECONDS (default 60); fails on a crash
 #   tools/dev.sh bench-report [--quick]       run every benchmark in build/; report.md with ratios to
 #                                             the in-run baselines + gnuplot PNGs in build/bench-report/
+#   tools/dev.sh trace-plot TRACE.json OUT.png [OPTIONS...]
+#                                             draw a timeline (udrm-run --trace, UDRM_TRACE) as a PNG
+#                                             (build/tools/trace-plot/udrm-trace-plot --help)
 #
 # Environment:
 #   UDRM_BUILD_PREFIX   build directory prefix (default "build": build/, build-asan/,
@@ -37,8 +40,9 @@ TSAN_DIR=$prefix-tsan
 FUZZ_DIR=$prefix-fuzz
 JOBS=${UDRM_JOBS:-$(nproc)}
 
+# gnuplot-nox: udrm-trace-plot (the demo's picture of the unbind, its test) and bench-report.
 PKGS_NORMAL=(build-essential cmake pkg-config libboost1.81-dev libgtest-dev libgmock-dev
-             libbenchmark-dev libdrm-dev libdrm-tests liburcu-dev valgrind spin)
+             libbenchmark-dev libdrm-dev libdrm-tests liburcu-dev valgrind spin gnuplot-nox)
 # gcc's ASan/UBSan/LSan runtimes (libasan8, libubsan1, liblsan0) come with build-essential.
 PKGS_ASAN=("${PKGS_NORMAL[@]}")
 # llvm-19 for /usr/bin/llvm-symbolizer-19, which Debian's clang-19 TSan runtime runs to symbolize
@@ -51,7 +55,7 @@ log() { printf '==> %s\n' "$*"; }
 die() { printf 'dev.sh: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,14s/^# \{0,1\}//p' "$SELF"
+  sed -n '2,17s/^# \{0,1\}//p' "$SELF"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -156,7 +160,7 @@ cmd_demo() {
   if ! grep -qx '\.\.\. udrm-demo' <<<"$targets"; then
     die "there is no udrm-demo target: examples/udrm-demo.cpp does not exist yet"
   fi
-  build "$BUILD_DIR" --target udrm-demo udrm-flip udrm-run udrm_preload udrmctl udrm-explore
+  build "$BUILD_DIR" --target udrm-demo udrm-flip udrm-run udrm_preload udrmctl udrm-explore udrm-trace-plot
   local b=$BUILD_DIR trace=$BUILD_DIR/demo-trace.json
   log "1/3 the lifetime split: devm (gone at unbind) vs drmm (gone at the last close) — $b/examples/udrm-demo"
   "$b/examples/udrm-demo" "$@"
@@ -173,6 +177,18 @@ cmd_demo() {
   "$b/tools/udrm-explore" soc.commit
   echo
   log "timeline of step 2 (open in https://ui.perfetto.dev or chrome://tracing): $trace"
+  if "$b/tools/trace-plot/udrm-trace-plot" --around 'unbind ' --span 30 --title 'udrm-run: the unbind of step 2' \
+    "$trace" "$b/demo-unbind.png" >/dev/null; then
+    log "the 30 ms around the unbind, drawn: $b/demo-unbind.png"
+  fi
+}
+
+# A timeline as a PNG (tools/trace-plot; docs/trace.md "A picture").
+cmd_trace_plot() {
+  cmd_deps normal
+  configure_normal
+  build "$BUILD_DIR" --target udrm-trace-plot
+  "$BUILD_DIR/tools/trace-plot/udrm-trace-plot" "$@"
 }
 
 cmd_test() {
@@ -366,6 +382,7 @@ main() {
     ci) cmd_ci ;;
     fuzz) cmd_fuzz "$@" ;;
     bench-report) cmd_bench_report "$@" ;;
+    trace-plot) cmd_trace_plot "$@" ;;
     help | -h | --help) usage ;;
     *)
       usage >&2
