@@ -149,18 +149,17 @@ inline ::testing::AssertionResult parse_trace(const std::string& text, std::vect
 /// setup" (then the order ends with "flip_done@setup").
 /// With late_flip_ok (a multi-threaded executor), the flip_done of a commit may come after its
 /// cleanup_done instead (the worker woke on the vblank count before the interrupt handler sent
-/// the event): then it is an instant "flip_done" with args commit=N, after=cleanup_done; and
-/// the phase set is not enforced (the caller checks (*phases)): around an unbind a threaded
-/// run shows commits whose flip_done is missing.
+/// the event): then it is an instant "flip_done" with args commit=N, after=cleanup_done on the
+/// CRTC's track, counted as the commit's flip_done. Every commit has exactly one flip_done.
 inline ::testing::AssertionResult commit_phases(const std::vector<Ev>& evs,
                                                 std::map<std::string, std::vector<std::string>>* phases,
                                                 bool late_flip_ok = false) {
   std::map<std::string, std::vector<const Ev*>> by_id;  // commit spans' events by id
   std::map<int64_t, const Ev*> check_end;             // update number -> check's end
-  std::map<int64_t, const Ev*> late_flip;             // update number -> flip after cleanup
+  std::map<std::pair<int64_t, int64_t>, std::vector<const Ev*>> late_flip;  // (update, CRTC track) -> flips after cleanup
   for (const Ev& e : evs) {
     if (e.cat == "commit" && e.ph == "i" && e.name == "flip_done" && e.arg("after") == "cleanup_done")
-      late_flip[e.int_arg("commit")] = &e;
+      late_flip[{e.int_arg("commit"), e.tid}].push_back(&e);
     if (e.cat != "commit" || (e.ph != "b" && e.ph != "e")) continue;
     if (e.name.rfind("check #", 0) == 0) {
       if (e.ph == "e") check_end[std::stoll(e.name.substr(7))] = &e;
@@ -191,14 +190,22 @@ inline ::testing::AssertionResult commit_phases(const std::vector<Ev>& evs,
       }
     }
     const Ev& last = *list.back();
-    if (late_flip_ok && late_flip.count(n) && late_flip[n]->index > last.index) subs.push_back("flip_done");
+    const auto late = late_flip.find({n, first.tid});
+    if (late != late_flip.end()) {
+      // One flip_done per commit: after its cleanup only when it had none inside its span.
+      if (!late_flip_ok || late->second.size() > 1 || late->second.front()->index < last.index ||
+          std::count(subs.begin(), subs.end(), "flip_done"))
+        return ::testing::AssertionFailure() << first.name << " on track " << first.tid << ": "
+                                             << late->second.size() << " flip_done(s) after cleanup_done; phases: " << all;
+      subs.push_back("flip_done");
+    }
     if (first.arg("flip_done") == "at setup") subs.push_back("flip_done@setup");  // CRTC off before and after
     std::vector<std::string> sorted = subs;
     std::sort(sorted.begin(), sorted.end());
     if (last.ph != "e" || last.name != first.name || subs.empty() || subs.front() != "swap")
       return ::testing::AssertionFailure() << first.name << " phases: " << all;
-    if (!late_flip_ok && (sorted != std::vector<std::string>{"flip_done", "hw_done", "swap"} &&
-         sorted != std::vector<std::string>{"flip_done@setup", "hw_done", "swap"}))
+    if (sorted != std::vector<std::string>{"flip_done", "hw_done", "swap"} &&
+        sorted != std::vector<std::string>{"flip_done@setup", "hw_done", "swap"})
       return ::testing::AssertionFailure() << first.name << " phases: " << all;
     (*phases)[std::to_string(n) + " " + first.arg("crtc")] = subs;
   }
