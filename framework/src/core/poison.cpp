@@ -80,6 +80,8 @@ struct GuardPool {
   bool failed = false;
   std::vector<char*> free_runs[kMaxGuardPages + 1];
   std::vector<unsigned char> pages_of;  // per page: length in pages of the run starting there
+  std::vector<unsigned char> open_of;   // per run start: 1 while the free run is readable/writable
+                                        // (reopened in one call at the end of a run: reopen_free)
   std::size_t guarded_quarantined = 0;  // under Quarantine::mu
 };
 
@@ -211,6 +213,7 @@ bool guard_init(GuardPool& g) {
   }
   g.base = static_cast<char*>(m);
   g.pages_of.assign(kGuardRegion / g.page, 0);
+  g.open_of.assign(kGuardRegion / g.page, 0);
   g_guard_base.store(g.base, std::memory_order_release);
   return true;
 }
@@ -232,10 +235,12 @@ void* guard_alloc(std::size_t size) {
   } else {
     return nullptr;
   }
-  if (mprotect(run, pages * g.page, PROT_READ | PROT_WRITE) != 0) {
+  unsigned char& open = g.open_of[static_cast<std::size_t>(run - g.base) / g.page];
+  if (!open && mprotect(run, pages * g.page, PROT_READ | PROT_WRITE) != 0) {
     g.free_runs[pages].push_back(run);
     return nullptr;
   }
+  open = 0;  // in use; inaccessible again from its release on
   std::memset(run, 0, size);  // a reused run holds the poison pattern
   return run;
 }
@@ -246,6 +251,20 @@ void guard_free(void* block) {
   const std::size_t len = guard_len_of(g, block);
   mprotect(block, len, PROT_NONE);
   g.free_runs[len / g.page].push_back(static_cast<char*>(block));
+}
+
+// The end of an explorer run (poison_flush, the quarantine emptied): every run handed out so
+// far becomes readable/writable again in one call, instead of one call per block at its next
+// allocation (a run's blocks are allocated and released together; a sweep allocates the same
+// ones ~1000 times). Live blocks are readable/writable already; free runs are then unguarded
+// until handed out again — between runs, when no world is alive.
+void guard_reopen_free() {
+  GuardPool& g = gp();
+  std::lock_guard<std::mutex> l(g.mu);
+  if (!g.base || g.bump == 0) return;
+  if (mprotect(g.base, g.bump, PROT_READ | PROT_WRITE) != 0) return;  // runs stay closed: reopened one by one
+  for (auto& runs : g.free_runs)
+    for (char* r : runs) g.open_of[static_cast<std::size_t>(r - g.base) / g.page] = 1;
 }
 #endif  // UDRM_POISON_GUARD
 
@@ -409,6 +428,9 @@ std::vector<std::string> poison_flush() {
     if (!bad.empty()) out.push_back(std::move(bad));
     release_block(b);
   }
+#if defined(UDRM_POISON_GUARD)
+  guard_reopen_free();
+#endif
   return out;
 }
 
