@@ -34,12 +34,15 @@ TEST(Zoo06, TwoFinalPutsBothDestroyingIsNamed) {
 }
 
 // PCT used to report this correct grace-period wait as a livelock (strict priorities kept the
-// polling task running); a task passing grace.wait now drops below every other.
+// polling task running); a task that yields in a polling wait (grace.wait) now drops below every
+// other (SimStrategy::yielding). A clean run here takes well under 10k steps: the small budget
+// makes a regression fail in a second instead of spinning to the default budget 200 times.
 TEST(Zoo06, FixedControlWithLookupIsCleanUnderPct) {
   LookupScenario sc(LookupVariant::fixed, "zoo.06.fixed.pct", "udrm::Lookup under PCT");
   explore::Options o = zoo_options({});
   o.pct_runs_plain = 200;
   o.pct_depth = 3;
+  o.step_budget = 100'000;
   explore::Report rep = explore::Explorer(sc, o).explore();
   EXPECT_TRUE(rep.ok()) << rep.text();
   EXPECT_EQ(rep.pct_runs, 200u) << rep.text();

@@ -294,6 +294,7 @@ void SimExecutor::on_point(const Point& p) {
 void SimExecutor::yield() {
   SimTask* t = current_;
   if (!t) return;
+  strategy_->yielding(*this, t);
   make_ready(t);
   switch_to_scheduler();
 }

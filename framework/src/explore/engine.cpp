@@ -11,6 +11,10 @@
 
 namespace udrm::explore::detail {
 
+namespace {
+constexpr const char* kInjectorTask = "explore.injector";  // also how a token names it
+}  // namespace
+
 Engine::Engine(Scenario& sc, EngineConfig cfg) : sc_(sc), cfg_(std::move(cfg)), rng_(cfg_.pct_seed) {
   result_.schedule.scenario = cfg_.schedule.scenario;
   result_.schedule.event = cfg_.schedule.event;
@@ -60,7 +64,6 @@ uint32_t Engine::point_id(const Point& p) {
       if (pi.name.compare(0, pre.size(), pre) == 0) pi.driver = true;
     for (const auto& r : release_points_)
       if (pi.name == r) pi.release = true;
-    pi.poll = pi.name == "grace.wait";
     points_.push_back(std::move(pi));
   }
   point_ids_.emplace(&p, nit->second);
@@ -132,10 +135,6 @@ void Engine::observe(const Point& p, SimTask* t) {
         ++next_change_;
         ti.prio = -static_cast<int64_t>(next_change_);
       }
-      // A task polling a wait (it yields and re-checks) goes below every other task: with
-      // strict priorities it would otherwise starve the task it waits for, and a correct
-      // grace period would be reported as a livelock.
-      if (points_[pid].poll) ti.prio = -(int64_t{1} << 40) - ++polls_lowered_;
     }
     const Event e = cfg_.schedule.event;
     if (!fired_ && points_[pid].where && e != Event::none && e != Event::fail) {
@@ -161,7 +160,7 @@ SimTask* Engine::at_point(SimExecutor&, const Point&, SimTask* current, std::spa
     // Before its first step the injector task is not known by pointer yet: find it by name,
     // so the event runs at the site it names even when nothing blocked before that site.
     for (SimTask* t : ready)
-      if (t == injector_ || (!injector_ && std::strcmp(t->name(), "explore.injector") == 0)) return t;
+      if (t == injector_ || (!injector_ && std::strcmp(t->name(), kInjectorTask) == 0)) return t;
   }
   TaskInfo& ti = info(current);
   if (cfg_.record_alternatives && phase_ == Phase::body && current != injector_ && !sites_.empty()) {
@@ -196,6 +195,14 @@ SimTask* Engine::at_point(SimExecutor&, const Point&, SimTask* current, std::spa
     }
   }
   return nullptr;
+}
+
+// A task polling a wait (it yields and re-checks, as a grace period waiting for readers does)
+// goes below every other task: with strict priorities PCT would keep picking it, starve the task
+// it waits for, and report a correct wait as a livelock.
+void Engine::yielding(SimExecutor&, SimTask* current) {
+  if (cfg_.pct && phase_ == Phase::body && current != injector_)
+    info(current).prio = -(int64_t{1} << 40) - ++polls_lowered_;
 }
 
 SimTask* Engine::pick(SimExecutor&, std::span<SimTask* const> ready) {
@@ -297,7 +304,7 @@ void Engine::main_task() {
   World world(*sim_);
   world_ = &world;
   ScopedReleaseTracer release_scope(release_log_);
-  sim_->post([this] { injector_task(); }, "explore.injector");
+  sim_->post([this] { injector_task(); }, kInjectorTask);
   phase_ = Phase::setup;
   int r = sc_.setup(*this);
   if (r == 0) {

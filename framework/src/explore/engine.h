@@ -59,6 +59,7 @@ class Engine final : public Run, public SimStrategy, public FaultInjector {
   // SimStrategy
   SimTask* at_point(SimExecutor&, const Point& p, SimTask* current, std::span<SimTask* const> ready) override;
   SimTask* pick(SimExecutor&, std::span<SimTask* const> ready) override;
+  void yielding(SimExecutor&, SimTask* current) override;
   // FaultInjector
   bool should_fail(const Point& site) override;
 
@@ -72,14 +73,13 @@ class Engine final : public Run, public SimStrategy, public FaultInjector {
     uint32_t last_pid = 0, last_occ = 0;  // last site passed (for pick decisions)
     bool has_last = false;
   };
-  int64_t polls_lowered_ = 0;  // PCT: tasks sent below every other by a polling wait
+  int64_t polls_lowered_ = 0;  // PCT: tasks sent below every other by a polling wait (yielding)
   struct PointInfo {
     std::string name;
     bool decision = false;  // some decision names this point
     bool where = false;     // the injection site names this point
     bool driver = false;    // a driver callback point (oracle)
     bool release = false;   // a driver release point (allowed after unbind)
-    bool poll = false;      // passed before each retry of a polling wait (grace.wait)
   };
 
   static void observe_thunk(void* ctx, const Point& p, SimTask* t);

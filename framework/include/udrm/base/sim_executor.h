@@ -75,6 +75,9 @@ class SimStrategy {
   }
   /// The running task blocked or finished; choose the next one from `ready` (never empty).
   virtual SimTask* pick(SimExecutor&, std::span<SimTask* const> ready) { return ready.front(); }
+  /// `current` is about to yield(): a polling wait that re-checks once others ran (a grace
+  /// period waiting for readers). A priority scheduler must not keep picking it.
+  virtual void yielding(SimExecutor&, SimTask* /*current*/) {}
 };
 
 class SimExecutor final : public Executor, private detail::SimHooks {
